@@ -1,0 +1,56 @@
+import { type ArchInfo, PRSTATUS_64, wordRegisters } from './types';
+
+/** struct user_regs_struct: pc then x1..x31 by ABI name. */
+const REGISTERS = [
+  'pc',
+  'ra',
+  'sp',
+  'gp',
+  'tp',
+  't0',
+  't1',
+  't2',
+  's0',
+  's1',
+  'a0',
+  'a1',
+  'a2',
+  'a3',
+  'a4',
+  'a5',
+  'a6',
+  'a7',
+  's2',
+  's3',
+  's4',
+  's5',
+  's6',
+  's7',
+  's8',
+  's9',
+  's10',
+  's11',
+  't3',
+  't4',
+  't5',
+  't6',
+];
+
+export const riscv64: ArchInfo = {
+  name: 'riscv64',
+  elfMachines: [243],
+  unameMachines: ['riscv64'],
+  wordSize: 8,
+  prstatus: {
+    size: 376,
+    pidOffset: PRSTATUS_64.pidOffset,
+    registers: wordRegisters(REGISTERS, PRSTATUS_64.regOffset, 8),
+  },
+  pc: 'pc',
+  sp: 'sp',
+  fp: 's0',
+  lr: 'ra',
+  aliases: { fp: 's0', lr: 'ra', x1: 'ra', x2: 'sp', x8: 's0' },
+  // NT_PRSTATUS carries no status register on riscv; a user pc is in the lower half.
+  isUserMode: (regs) => (regs.get('pc') ?? 0n) >> 63n === 0n && (regs.get('pc') ?? 0n) !== 0n,
+};

@@ -1,0 +1,5 @@
+import { ensureDecompressed } from './corpus';
+
+export default async function setup(): Promise<void> {
+  await ensureDecompressed((s) => console.log(s));
+}
