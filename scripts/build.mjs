@@ -1,4 +1,5 @@
 // Bundles the extension, the standalone debug adapter and the CLI with esbuild.
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -10,8 +11,6 @@ const common = {
   sourcemap: production ? false : 'linked',
   minify: production,
   logLevel: 'warning',
-  // iced-x86 loads its WebAssembly next to its JS; keep it a runtime dependency resolved from dist/.
-  loader: { '.wasm': 'file' },
 };
 
 const entries = [
