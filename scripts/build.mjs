@@ -19,6 +19,8 @@ const entries = [
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 
-import { existsSync } from 'node:fs';
-
 await Promise.all(entries.filter((e) => existsSync(e.entryPoints[0])).map((e) => build({ ...common, ...e })));
+
+// iced-x86 instantiates its WebAssembly from a file beside its code: ship it beside the bundles.
+mkdirSync('dist', { recursive: true });
+copyFileSync('node_modules/iced-x86/iced_x86_bg.wasm', 'dist/iced_x86_bg.wasm');
