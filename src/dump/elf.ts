@@ -97,8 +97,9 @@ export async function readElfHeader(source: ByteSource): Promise<ElfHeader> {
 export async function readProgramHeaders(source: ByteSource, h: ElfHeader): Promise<ElfProgramHeader[]> {
   const entSize = h.is64 ? 56 : 32;
   if (h.phnum === 0) throw corrupt(`${source.name}: the ELF core has no program headers`);
-  if (h.phentsize < entSize)
-    throw corrupt(`${source.name}: e_phentsize is ${h.phentsize}, expected ${entSize}`);
+  // Exactly the struct size, as libelf requires: a larger entry size would multiply the bytes read.
+  if (h.phentsize !== entSize)
+    throw corrupt(`${source.name}: e_phentsize is ${h.phentsize}, expected ${entSize}`, h.is64 ? 54 : 42);
   if (h.phnum > MAX_PROGRAM_HEADERS) {
     throw new DumpError(
       'unsupported',

@@ -556,6 +556,9 @@ describe('not a core this reader can use', () => {
     expect((await openError(data)).offset).toBe(5);
     const small = buildElfCore({ ...base, phentsize: 32 }).bytes;
     expect((await openError(small)).message).toMatch(/e_phentsize is 32, expected 56/);
+    // A bigger entry size would multiply what is read by up to 65535 / 56.
+    const big = buildElfCore({ ...base, phentsize: 0xfff0 }).bytes;
+    expect(await openError(big)).toMatchObject({ kind: 'corrupt', offset: 54 });
     const none = good.slice();
     new DataView(none.buffer).setUint16(56, 0, true);
     expect((await openError(none)).message).toMatch(/no program headers/);
