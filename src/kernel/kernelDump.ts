@@ -1,6 +1,7 @@
 import type { ArchInfo } from '../arch/types';
 import { openDump } from '../dump/open';
 import type { Dump } from '../dump/types';
+import { loadKallsyms } from '../symbols/kallsyms';
 import { formatLocation, type SymbolLocation, type SymbolTable } from '../symbols/symbolTable';
 import { KernelAddressSpace } from '../translate/addressSpace';
 import { unwind } from '../unwind';
@@ -86,7 +87,8 @@ export class KernelDump {
     }
   }
 
-  private async load(_options: OpenOptions): Promise<void> {
+  private async load(options: OpenOptions): Promise<void> {
+    await this.loadSymbols(options);
     this.cpus = this.dump.prstatus.map((p) => ({
       cpu: undefined,
       noteIndex: p.noteIndex,
@@ -96,6 +98,16 @@ export class KernelDump {
       panicked: false,
     }));
     this.cpuMappingNote = 'CPU numbers are the order of the NT_PRSTATUS notes';
+  }
+
+  private async loadSymbols(options: OpenOptions): Promise<void> {
+    options.progress?.('decoding the kernel symbols in the dump (kallsyms)');
+    try {
+      this.symbols = await loadKallsyms(this.space, this.dump.vmcoreinfo, { signal: options.signal });
+      this.symbolsNote = `${this.symbols.size} symbols from the kernel's own kallsyms in the dump`;
+    } catch (err) {
+      this.symbolsNote = `no symbols: the dump's kallsyms could not be read (${(err as Error).message}); give a System.map or vmlinux`;
+    }
   }
 
   /** `function+0xoffset` for an address (the return-address rule is the caller's business). */
