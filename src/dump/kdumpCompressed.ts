@@ -630,6 +630,19 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
 
   /** Pages [first, first+count): each one's bytes, or why they are not available. */
   async pages(first: number, count: number): Promise<(Uint8Array | Unavailable)[]> {
+    if (!Number.isSafeInteger(first) || first < 0 || !Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`bad page range ${first}+${count}`);
+    }
+    if (first + count > this.p.pfnLimit) {
+      // Pages beyond the dump's last page, then the ones below it.
+      const inside = Math.max(0, this.p.pfnLimit - first);
+      const beyond: Unavailable = {
+        reason: 'not-in-dump',
+        detail: 'beyond the last page of the dump (max_mapnr)',
+      };
+      const head = inside > 0 ? await this.pages(first, inside) : [];
+      return [...head, ...new Array<Unavailable>(count - inside).fill(beyond)];
+    }
     const out: (Uint8Array | Unavailable | undefined)[] = new Array(count);
     let missing = false;
     for (let i = 0; i < count; i++) {
