@@ -11,7 +11,7 @@ import type { Dump } from '../../src/dump/types';
 import { AllocationMeter } from './allocations';
 import { caseInput, formatFailures, runCampaign, runCase, runTruncations, summary } from './harness';
 import { SparseImage } from './image';
-import type { Field } from './mutate';
+import { type Field, fieldsOf } from './mutate';
 import { Rng } from './prng';
 import { allSeeds, type FuzzSeed, formatOf } from './seeds';
 
@@ -64,6 +64,24 @@ describe('fuzz seeds', () => {
     const names = seeds.map((s) => s.name);
     expect(names.filter((n) => n.startsWith('synthetic:elf')).length).toBeGreaterThanOrEqual(7);
     expect(names.filter((n) => n.startsWith('synthetic:flattened')).length).toBeGreaterThanOrEqual(3);
+    const kdump = seeds.filter(
+      (s) => s.name.startsWith('synthetic:') && /kdump|diskdump/.test(formatOf(s.image)),
+    );
+    expect(kdump.length).toBeGreaterThanOrEqual(8);
+    // The field locators find the headers' sizes and counts, not just generic words.
+    expect(fieldsOf(kdump[0]!.image).map((f) => f.name)).toEqual(
+      expect.arrayContaining([
+        'blockSize',
+        'bitmapBlocks',
+        'sub.offset_note',
+        'sub.max_mapnr_64',
+        'desc[0].offset',
+      ]),
+    );
+    const elf = seeds.find((s) => s.name === 'real:kdump-sysrq/vmcore.elf-d31')!;
+    expect(fieldsOf(elf.image).map((f) => f.name)).toEqual(
+      expect.arrayContaining(['e_phnum', 'phdr[20].p_filesz', 'note@1240.descsz']),
+    );
     const real = seeds.filter((s) => s.name.startsWith('real:'));
     expect(real.length).toBeGreaterThanOrEqual(8);
     const formats = new Set(real.map((s) => formatOf(s.image)));
