@@ -81,8 +81,14 @@ export class VmcoreDynamicConfigurationProvider implements vscode.DebugConfigura
     folder: vscode.WorkspaceFolder | undefined,
     token?: vscode.CancellationToken,
   ): Promise<vscode.DebugConfiguration[]> {
-    const include = folder ? new vscode.RelativePattern(folder, '**/*') : '**/*';
-    const files = await vscode.workspace.findFiles(include, '**/{node_modules,.git}/**', 2000, token);
+    // VS Code asks once per workspace folder, and once more with no folder: answer only per folder.
+    if (!folder) return [];
+    const files = await vscode.workspace.findFiles(
+      new vscode.RelativePattern(folder, '**/*'),
+      '**/{node_modules,.git}/**',
+      2000,
+      token,
+    );
     const out: vscode.DebugConfiguration[] = [];
     for (const f of files) {
       if (token?.isCancellationRequested) break;
