@@ -1,5 +1,12 @@
 import type { PageTableFormat, PageTableLevel } from '../translate/pageWalk';
-import { type ArchInfo, type ArchTranslation, type LinearRegion, PRSTATUS_64, wordRegisters } from './types';
+import {
+  type ArchInfo,
+  type ArchTranslation,
+  type FlagField,
+  type LinearRegion,
+  PRSTATUS_64,
+  wordRegisters,
+} from './types';
 
 /** struct user_pt_regs: x0-x30, sp, pc, pstate. */
 const REGISTERS = [...Array.from({ length: 31 }, (_, i) => `x${i}`), 'sp', 'pc', 'pstate'];
@@ -123,6 +130,27 @@ export const aarch64Translation: ArchTranslation = {
   },
 };
 
+const PSTATE: FlagField[] = [
+  { name: 'SP', bit: 0, description: 'stack pointer select (SP_ELx)' },
+  { name: 'EL', bit: 2, width: 2, description: 'exception level' },
+  { name: 'F', bit: 6, description: 'FIQ masked' },
+  { name: 'I', bit: 7, description: 'IRQ masked' },
+  { name: 'A', bit: 8, description: 'SError masked' },
+  { name: 'D', bit: 9, description: 'debug exceptions masked' },
+  { name: 'BTYPE', bit: 10, width: 2, description: 'branch type (BTI)' },
+  { name: 'SSBS', bit: 12, description: 'speculative store bypass safe' },
+  { name: 'IL', bit: 20, description: 'illegal execution state' },
+  { name: 'SS', bit: 21, description: 'software step' },
+  { name: 'PAN', bit: 22, description: 'privileged access never' },
+  { name: 'UAO', bit: 23, description: 'user access override' },
+  { name: 'DIT', bit: 24, description: 'data-independent timing' },
+  { name: 'TCO', bit: 25, description: 'tag check override (MTE)' },
+  { name: 'V', bit: 28, description: 'overflow' },
+  { name: 'C', bit: 29, description: 'carry' },
+  { name: 'Z', bit: 30, description: 'zero' },
+  { name: 'N', bit: 31, description: 'negative' },
+];
+
 export const aarch64: ArchInfo = {
   name: 'aarch64',
   elfMachines: [183],
@@ -141,4 +169,6 @@ export const aarch64: ArchInfo = {
   // PSTATE.M[3:2] is the exception level; EL0 is user mode.
   isUserMode: (regs) => ((regs.get('pstate') ?? 0n) & 0xcn) === 0n,
   translation: aarch64Translation,
+  flagRegisters: { pstate: PSTATE },
+  nonPointerRegisters: ['pstate'],
 };

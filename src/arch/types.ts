@@ -35,8 +35,34 @@ export interface ArchInfo {
   aliases: Readonly<Record<string, string>>;
   /** True when saved registers are a user-mode context (nothing kernel-side to unwind). */
   isUserMode(registers: ReadonlyMap<string, bigint>): boolean;
+  /** Status registers whose bits are shown decoded (eflags, pstate…). */
+  flagRegisters?: Readonly<Record<string, readonly FlagField[]>>;
+  /** Registers that hold selectors or status, not addresses (no memory reference). */
+  nonPointerRegisters?: readonly string[];
   /** Kernel address translation, for architectures that have it. */
   translation?: ArchTranslation;
+}
+
+/** A named bit or bit field of a status register. */
+export interface FlagField {
+  name: string;
+  bit: number;
+  /** Width in bits (default 1). */
+  width?: number;
+  description: string;
+}
+
+/** The named fields of a status-register value that are set (or non-zero). */
+export function decodeFlags(
+  value: bigint,
+  fields: readonly FlagField[],
+): { field: FlagField; value: bigint }[] {
+  return fields
+    .map((field) => ({
+      field,
+      value: (value >> BigInt(field.bit)) & ((1n << BigInt(field.width ?? 1)) - 1n),
+    }))
+    .filter((f) => f.value !== 0n || (f.field.width ?? 1) > 1);
 }
 
 /** Lay out consecutive word-sized registers starting at `base`. */

@@ -1,5 +1,12 @@
 import type { PageTableFormat } from '../translate/pageWalk';
-import { type ArchInfo, type ArchTranslation, type LinearRegion, PRSTATUS_64, wordRegisters } from './types';
+import {
+  type ArchInfo,
+  type ArchTranslation,
+  type FlagField,
+  type LinearRegion,
+  PRSTATUS_64,
+  wordRegisters,
+} from './types';
 
 /** struct user_regs_struct order (indices 0-20 equal struct pt_regs). */
 const REGISTERS = [
@@ -156,6 +163,26 @@ export const x86_64Translation: ArchTranslation = {
   },
 };
 
+const EFLAGS: FlagField[] = [
+  { name: 'CF', bit: 0, description: 'carry' },
+  { name: 'PF', bit: 2, description: 'parity' },
+  { name: 'AF', bit: 4, description: 'auxiliary carry' },
+  { name: 'ZF', bit: 6, description: 'zero' },
+  { name: 'SF', bit: 7, description: 'sign' },
+  { name: 'TF', bit: 8, description: 'trap (single step)' },
+  { name: 'IF', bit: 9, description: 'interrupts enabled' },
+  { name: 'DF', bit: 10, description: 'direction' },
+  { name: 'OF', bit: 11, description: 'overflow' },
+  { name: 'IOPL', bit: 12, width: 2, description: 'I/O privilege level' },
+  { name: 'NT', bit: 14, description: 'nested task' },
+  { name: 'RF', bit: 16, description: 'resume' },
+  { name: 'VM', bit: 17, description: 'virtual-8086 mode' },
+  { name: 'AC', bit: 18, description: 'alignment check / SMAP access' },
+  { name: 'VIF', bit: 19, description: 'virtual interrupt' },
+  { name: 'VIP', bit: 20, description: 'virtual interrupt pending' },
+  { name: 'ID', bit: 21, description: 'CPUID available' },
+];
+
 export const x86_64: ArchInfo = {
   name: 'x86_64',
   elfMachines: [62],
@@ -172,4 +199,6 @@ export const x86_64: ArchInfo = {
   aliases: { pc: 'rip', sp: 'rsp', fp: 'rbp', rflags: 'eflags', flags: 'eflags' },
   isUserMode: (regs) => ((regs.get('cs') ?? 0n) & 3n) === 3n,
   translation: x86_64Translation,
+  flagRegisters: { eflags: EFLAGS },
+  nonPointerRegisters: ['cs', 'ss', 'ds', 'es', 'fs', 'gs', 'eflags', 'orig_rax'],
 };

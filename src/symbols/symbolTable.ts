@@ -11,6 +11,8 @@ export interface KernelSymbol {
 export interface SymbolLocation {
   symbol: KernelSymbol;
   offset: bigint;
+  /** Extent of the symbol: its size, or the distance to the next symbol when the size is unknown. */
+  extent?: bigint;
 }
 
 export type SymbolSource = 'kallsyms' | 'System.map' | 'vmlinux';
@@ -26,6 +28,8 @@ export class SymbolTable {
   constructor(
     symbols: Iterable<KernelSymbol>,
     readonly source: SymbolSource,
+    /** Where the symbols came from, said for people (`kallsyms in the dump: 95000 symbols …`). */
+    readonly description: string = source,
   ) {
     this.sorted = [...symbols].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }
@@ -78,7 +82,7 @@ export class SymbolTable {
       limit = gap < MAX_INFERRED_SIZE ? gap : MAX_INFERRED_SIZE;
     }
     if (offset >= limit && !(offset === 0n)) return undefined;
-    return { symbol, offset };
+    return { symbol, offset, extent: limit };
   }
 }
 
