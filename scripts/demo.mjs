@@ -141,6 +141,7 @@ writeFileSync(
       'extensions.autoCheckUpdates': false,
       'chat.disableAIFeatures': true,
       'debug.openDebug': 'openOnSessionStart',
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
     },
     null,
     2,
@@ -159,6 +160,8 @@ const common = [
   '--disable-telemetry',
   '--disable-update-check',
   '--disable-getting-started-override',
+  // the workspace is the one this script just wrote: no trust prompt (Restricted Mode blocks debugging)
+  '--disable-workspace-trust',
   '--extensions-dir',
   join(work, 'extensions'),
   '--user-data-dir',

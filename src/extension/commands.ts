@@ -6,7 +6,6 @@ import { checkDumpFile } from './pure/dumpCheck';
 import type { SessionRegistry } from './sessions';
 
 const OPEN_DISASSEMBLY = 'debug.action.openDisassemblyView';
-const CALL_STACK_TOP = 'workbench.action.debug.callStackTop';
 
 /** Check by content, then start a session; a non-dump gets a clear error, not a failed session. */
 export async function openDumpChecked(path: string): Promise<boolean> {
@@ -64,22 +63,32 @@ export function registerCommands(sessions: SessionRegistry, logs: KernelLogProvi
         );
         return;
       }
+      // The Disassembly view shows the focused frame, and extensions cannot focus one: VS Code focuses
+      // no frame by itself when no frame has source, so the user picks it in Call Stack.
       const item = vscode.debug.activeStackItem;
-      if (!item || item.session.id !== session.id || item.threadId !== panic.threadId) {
+      if (
+        !(item instanceof vscode.DebugStackFrame) ||
+        item.session.id !== session.id ||
+        item.threadId !== panic.threadId
+      ) {
+        const threads: { id: number; name: string }[] =
+          (await session.customRequest('threads'))?.threads ?? [];
+        const name = threads.find((t) => t.id === panic.threadId)?.name ?? `thread ${panic.threadId}`;
         void vscode.window.showInformationMessage(
-          `Select the panicking CPU (thread ${panic.threadId}) in the Call Stack view, then run this again.`,
+          `Select the top frame of the panicking CPU (${name}) in the Call Stack view, then run this again.`,
         );
         return;
       }
-      await vscode.commands.executeCommand(CALL_STACK_TOP);
       await vscode.commands.executeCommand(OPEN_DISASSEMBLY);
     }),
   ];
 }
 
 /**
- * After the panic stop, when the top frame has no source, show the Disassembly view. The command acts on
- * the focused frame, so wait (briefly) until VS Code has focused a frame of the panicking thread.
+ * After the panic stop, when the top frame has no source, show the Disassembly view. The command shows
+ * the focused frame, and VS Code focuses no frame by itself when none has source (its "top stack frame"
+ * is the first frame with source): so the view opens as soon as a frame of the panicking CPU is focused,
+ * right away if one already is, else on the user's first click in Call Stack. Once per panic stop.
  */
 export function openDisassemblyOnPanic(session: vscode.DebugSession, threadId: number): void {
   if (!vscode.workspace.getConfiguration('kdump').get<boolean>('openDisassemblyOnPanic', true)) return;
@@ -94,11 +103,18 @@ export function openDisassemblyOnPanic(session: vscode.DebugSession, threadId: n
     open();
     return;
   }
-  const sub = vscode.debug.onDidChangeActiveStackItem(() => {
-    if (!focused()) return;
-    sub.dispose();
-    clearTimeout(timer);
-    open();
-  });
-  const timer = setTimeout(() => sub.dispose(), 5000);
+  const subs: vscode.Disposable[] = [];
+  const done = () => {
+    for (const s of subs) s.dispose();
+  };
+  subs.push(
+    vscode.debug.onDidChangeActiveStackItem(() => {
+      if (!focused()) return;
+      done();
+      open();
+    }),
+    vscode.debug.onDidTerminateDebugSession((s) => {
+      if (s.id === session.id) done();
+    }),
+  );
 }

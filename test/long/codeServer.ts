@@ -217,6 +217,20 @@ export class CodeServer {
       .catch(() => undefined);
   }
 
+  /** Run the palette command whose label ends with `suffix` (for labels whose category prefix varies). */
+  async runCommandEndingWith(suffix: string): Promise<void> {
+    const rows = await this.palette(suffix);
+    const row = rows
+      .filter({ has: this.page.locator('.label-name', { hasText: new RegExp(`${suffix}\\s*$`) }) })
+      .first();
+    await row.waitFor({ state: 'visible', timeout: 10_000 });
+    await row.click();
+    await this.page
+      .locator('.quick-input-widget')
+      .waitFor({ state: 'hidden', timeout: 10_000 })
+      .catch(() => undefined);
+  }
+
   /** Quick Open a workspace file by name and wait for its editor tab. */
   async openFile(name: string): Promise<void> {
     await this.page.keyboard.press('Escape');
@@ -250,11 +264,17 @@ export class CodeServer {
       .catch(() => undefined);
   }
 
-  /** The language shown in the status bar for the active editor. */
-  async languageMode(): Promise<string> {
+  /** The language shown in the status bar for the active editor (given `expected`, waits up to 10 s for it). */
+  async languageMode(expected?: string): Promise<string> {
     const item = this.page.locator('.statusbar-item[id="status.editor.mode"]').first();
     await item.waitFor({ timeout: 10_000 });
-    return (await item.innerText()).trim();
+    const t0 = Date.now();
+    let mode = (await item.innerText()).trim();
+    while (expected !== undefined && mode !== expected && Date.now() - t0 < 10_000) {
+      await this.page.waitForTimeout(200);
+      mode = (await item.innerText()).trim();
+    }
+    return mode;
   }
 
   /** The rendered span (token) of the active editor that holds `text`, with its class and colour. */
@@ -280,6 +300,23 @@ export class CodeServer {
       },
       [lineText, text] as const,
     );
+  }
+
+  /** {@link tokenOf}, polled until `ready` holds (tokenizing happens after the text is shown). */
+  async waitForToken(
+    lineText: string,
+    text: string,
+    ready: (t: { className: string; color: string; plainColor: string }) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<{ className: string; color: string; plainColor: string }> {
+    const t0 = Date.now();
+    for (;;) {
+      const t = await this.tokenOf(lineText, text);
+      if (t && ready(t)) return t;
+      if (Date.now() - t0 > timeoutMs)
+        throw new Error(`token "${text}" of "${lineText}": ${JSON.stringify(t)}`);
+      await this.page.waitForTimeout(200);
+    }
   }
 
   /** Text of the visible notification toasts. */
