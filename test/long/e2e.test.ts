@@ -327,6 +327,11 @@ describe('the extension in code-server + chromium', () => {
     const rows = (await view.locator('.monaco-list-row').allInnerTexts()).join('\n').toLowerCase();
     expect(rows).toContain(panicRip.slice(2).toLowerCase());
     await cs.shot('registers-and-disassembly');
+    // closed, it comes back with Kdump: Open Disassembly at Panic
+    await cs.runCommand('View: Close Editor');
+    await view.waitFor({ state: 'detached', timeout: 10_000 });
+    await cs.runCommand('Kdump: Open Disassembly at Panic');
+    await cs.page.locator('.disassembly-view').first().waitFor({ timeout: 30_000 });
   });
 
   it('Debug Console: bt prints the backtrace of the panicking CPU', async () => {
