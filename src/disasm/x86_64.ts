@@ -1,15 +1,16 @@
-import { createRequire } from 'node:module';
 import type { Disassembler, Instruction } from './types';
 
 type Iced = typeof import('iced-x86');
 let iced: Iced | undefined;
 
-/** iced-x86 is WebAssembly, instantiated on first use only (it is not needed to open a dump). */
+/**
+ * iced-x86 is WebAssembly, instantiated on first use only (it is not needed to open a dump). A plain
+ * require() so that esbuild bundles its JS (its module body, which instantiates the WebAssembly, still
+ * runs on first call only); it then reads iced_x86_bg.wasm beside the bundle, where the build copies it.
+ * The packaged extension has no node_modules: a createRequire() lookup fails there.
+ */
 function load(): Iced {
-  if (!iced) {
-    const req = createRequire(__filename);
-    iced = req('iced-x86') as Iced;
-  }
+  iced ??= require('iced-x86') as Iced;
   return iced;
 }
 
