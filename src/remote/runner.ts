@@ -14,8 +14,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Kill the command after this many milliseconds (the result then has `timedOut`). */
   timeoutMs?: number;
-  /** Receives standard output as it arrives (then `stdout` in the result stays empty). */
-  onStdout?: (chunk: Buffer) => void;
+  /** Stream standard output here (with back-pressure) instead of collecting it; `stdout` stays ''. */
+  stdoutTo?: NodeJS.WritableStream;
 }
 
 export interface RunResult {
