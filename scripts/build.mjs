@@ -1,4 +1,5 @@
 // Bundles the extension, the standalone debug adapter and the CLI with esbuild.
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const production = process.argv.includes('--production');
@@ -10,8 +11,6 @@ const common = {
   sourcemap: production ? false : 'linked',
   minify: production,
   logLevel: 'warning',
-  // iced-x86 loads its WebAssembly next to its JS; keep it a runtime dependency resolved from dist/.
-  loader: { '.wasm': 'file' },
 };
 
 const entries = [
@@ -20,6 +19,8 @@ const entries = [
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 
-import { existsSync } from 'node:fs';
-
 await Promise.all(entries.filter((e) => existsSync(e.entryPoints[0])).map((e) => build({ ...common, ...e })));
+
+// iced-x86 instantiates its WebAssembly from a file beside its code: ship it beside the bundles.
+mkdirSync('dist', { recursive: true });
+copyFileSync('node_modules/iced-x86/iced_x86_bg.wasm', 'dist/iced_x86_bg.wasm');

@@ -15,6 +15,8 @@ const PN_XNUM = 0xffff;
 /** Bounds on header-driven allocations: more than this is not a dump we can trust. */
 const MAX_PROGRAM_HEADERS = 1_000_000;
 const MAX_NOTE_BYTES = 64 * 1024 * 1024;
+/** More notes than 8192 CPUs × 16 notes each is not a kernel's note area. */
+const MAX_NOTES = 131072;
 
 export interface ElfProgramHeader {
   type: number;
@@ -71,6 +73,17 @@ export async function readElfHeader(source: ByteSource): Promise<ElfHeader> {
   if (header.phnum === PN_XNUM) {
     // The real count lives in sh_info of section header 0.
     const shoff = is64 ? v.safeU64(40) : v.u32(32);
+    if (shoff === 0)
+      throw corrupt(
+        `${source.name}: e_phnum is PN_XNUM (0xffff) but there is no section header 0 to hold the real count (e_shoff is 0)`,
+        is64 ? 40 : 32,
+      );
+    if (!Number.isSafeInteger(shoff) || shoff >= source.size)
+      throw new DumpError(
+        'truncated',
+        `${source.name}: e_phnum is PN_XNUM (0xffff) and the real count is in section header 0, but e_shoff (${shoff}) is beyond the end of the file (${source.size} bytes)`,
+        is64 ? 40 : 32,
+      );
     const sh = new ByteView(
       await readExact(source, shoff, is64 ? 64 : 40, 'section header 0 (e_phnum overflow)'),
       le,
@@ -84,8 +97,9 @@ export async function readElfHeader(source: ByteSource): Promise<ElfHeader> {
 export async function readProgramHeaders(source: ByteSource, h: ElfHeader): Promise<ElfProgramHeader[]> {
   const entSize = h.is64 ? 56 : 32;
   if (h.phnum === 0) throw corrupt(`${source.name}: the ELF core has no program headers`);
-  if (h.phentsize < entSize)
-    throw corrupt(`${source.name}: e_phentsize is ${h.phentsize}, expected ${entSize}`);
+  // Exactly the struct size, as libelf requires: a larger entry size would multiply the bytes read.
+  if (h.phentsize !== entSize)
+    throw corrupt(`${source.name}: e_phentsize is ${h.phentsize}, expected ${entSize}`, h.is64 ? 54 : 42);
   if (h.phnum > MAX_PROGRAM_HEADERS) {
     throw new DumpError(
       'unsupported',
@@ -166,7 +180,8 @@ class ElfPhysicalMemory implements PhysicalMemory {
         gaps.add(done, n, piece.reason ?? 'not-in-dump', piece.detail);
       } else {
         const fileOff = piece.fileOffset + Number(cur - piece.start);
-        const got = await this.source.read(fileOff, n);
+        // A p_offset near 2^53 must not reach the source as an unsafe offset: it is past the end anyway.
+        const got = fileOff < this.source.size ? await this.source.read(fileOff, n) : new Uint8Array(0);
         bytes.set(got, done);
         if (got.length < n)
           gaps.add(done + got.length, n - got.length, 'truncated', 'the file ends before this data');
@@ -220,8 +235,15 @@ export async function openElfDump(
         message: `the PT_NOTE segment at offset ${ph.offset} needs ${ph.filesz} bytes but the file ends after ${bytes.length}: CPU registers or VMCOREINFO may be missing`,
       });
     }
-    const parsed = parseNotes(bytes, h.littleEndian, ph.offset, ph.align === 8 ? 8 : 4);
-    notes.push(...parsed.notes);
+    const parsed = parseNotes(
+      bytes,
+      h.littleEndian,
+      ph.offset,
+      ph.align === 8 ? 8 : 4,
+      MAX_NOTES - notes.length,
+    );
+    // Not notes.push(...parsed.notes): spreading a huge array overflows the stack.
+    for (const note of parsed.notes) notes.push(note);
     if (parsed.error) problems.push({ kind: 'notes', message: parsed.error });
   }
   const contents = interpretNotes(notes, arch, h.littleEndian);

@@ -61,9 +61,16 @@ export async function openDumpSource(source: ByteSource): Promise<Dump> {
           'corrupt',
           `${source.name}: a flattened stream that contains another flattened stream`,
         );
-      return innerKind === 'elf'
-        ? await openElfDump(inner, 'flattened')
-        : await openKdumpCompressed(inner, 'flattened');
+      const dump =
+        innerKind === 'elf'
+          ? await openElfDump(inner, 'flattened')
+          : await openKdumpCompressed(inner, 'flattened');
+      // What is wrong with the stream itself (cut short, a partial record) belongs to the dump.
+      return {
+        ...dump,
+        details: { ...dump.details, ...inner.details },
+        problems: [...inner.problems, ...dump.problems],
+      };
     }
     return kind === 'elf' ? await openElfDump(source) : await openKdumpCompressed(source);
   } catch (err) {

@@ -95,6 +95,8 @@ export interface Dump {
   readonly qemuCpuStates: readonly QemuCpuState[];
   readonly memory: PhysicalMemory;
   readonly virtualSegments: readonly VirtualSegment[];
+  /** x86_64 phys_base recorded by the container (kdump sub-header), when it has one. */
+  readonly headerPhysBase?: bigint;
   readonly problems: readonly DumpProblem[];
   readonly source: ByteSource;
   close(): Promise<void>;

@@ -26,6 +26,8 @@ export class SymbolTable {
   constructor(
     symbols: Iterable<KernelSymbol>,
     readonly source: SymbolSource,
+    /** Where the symbols came from, said for people (`kallsyms in the dump: 95000 symbols …`). */
+    readonly description: string = source,
   ) {
     this.sorted = [...symbols].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }

@@ -1,0 +1,88 @@
+/**
+ * Text output in the shapes crash users know (rd, vtop, ptov, bt, sys), shared by the Debug Console
+ * commands and the CLI.
+ */
+import type { Gap } from '../dump/types';
+import type { VirtualAlias } from '../translate/addressSpace';
+import type { Translation } from '../translate/types';
+import type { Backtrace, CpuInfo } from './kernelDump';
+
+const h = (v: bigint) => v.toString(16);
+
+/** A hexdump: `address:  words…   ascii`, unavailable bytes as `??` with the reasons listed after. */
+export function formatHexdump(
+  address: bigint,
+  bytes: Uint8Array,
+  gaps: readonly Gap[],
+  unit: 1 | 2 | 4 | 8,
+  littleEndian: boolean,
+): string {
+  const missing = (i: number) => gaps.some((g) => i >= g.offset && i < g.offset + g.length);
+  const perLine = unit === 1 ? 16 : 16;
+  const lines: string[] = [];
+  for (let off = 0; off < bytes.length; off += perLine) {
+    const words: string[] = [];
+    let ascii = '';
+    for (let u = off; u < Math.min(bytes.length, off + perLine); u += unit) {
+      const n = Math.min(unit, bytes.length - u);
+      let word = '';
+      let anyMissing = false;
+      for (let b = 0; b < n; b++) anyMissing ||= missing(u + b);
+      if (anyMissing) word = '?'.repeat(n * 2);
+      else {
+        const order = littleEndian ? [...Array(n).keys()].reverse() : [...Array(n).keys()];
+        for (const b of order) word += bytes[u + b]!.toString(16).padStart(2, '0');
+      }
+      words.push(word);
+      for (let b = 0; b < n; b++) {
+        const c = bytes[u + b]!;
+        ascii += missing(u + b) ? '?' : c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+      }
+    }
+    lines.push(`${h(address + BigInt(off)).padStart(16, '0')}:  ${words.join(' ')}   ${ascii}`);
+  }
+  for (const g of gaps) {
+    lines.push(
+      `  ${h(address + BigInt(g.offset))}-${h(address + BigInt(g.offset + g.length))}: ${g.reason}${g.detail ? ` (${g.detail})` : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function formatVtop(t: Translation): string {
+  const lines = ['VIRTUAL           PHYSICAL', `${h(t.virtual).padEnd(16)}  ${h(t.physical)}`, ''];
+  for (const e of t.entries)
+    lines.push(`${e.level.toUpperCase().padStart(5)}: ${h(e.address)} => ${h(e.value)}`);
+  const size =
+    t.pageSize >= 1 << 30
+      ? `${t.pageSize >> 30}GB`
+      : t.pageSize >= 1 << 20
+        ? `${t.pageSize >> 20}MB`
+        : `${t.pageSize >> 10}KB`;
+  lines.push(
+    ` PAGE: ${h(t.physical & ~BigInt(t.pageSize - 1))}  (${size})${t.via === 'linear' ? '  [linear mapping]' : ''}`,
+  );
+  return lines.join('\n');
+}
+
+export function formatPtov(paddr: bigint, aliases: readonly VirtualAlias[]): string {
+  if (aliases.length === 0) return `${h(paddr)}: no kernel virtual address maps this physical address`;
+  return [
+    'VIRTUAL           PHYSICAL',
+    ...aliases.map((a) => `${h(a.address).padEnd(16)}  ${h(paddr).padEnd(16)}  (${a.region})`),
+  ].join('\n');
+}
+
+export function formatBacktrace(cpu: CpuInfo, bt: Backtrace, wordSize: number): string {
+  const header = `PID: ${String(cpu.pid).padEnd(7)}  CPU: ${cpu.cpu ?? `? (note ${cpu.noteIndex})`}  COMMAND: ${cpu.comm ? `"${cpu.comm}"` : '?'}${cpu.panicked ? '  (panic)' : ''}`;
+  const lines = [header];
+  bt.frames.forEach((f, i) => {
+    const mark = f.reliable ? '' : '? ';
+    const where = f.userMode ? `${h(f.pc)} (user space)` : `${mark}${f.name} at ${h(f.pc)}`;
+    lines.push(
+      `${`#${i}`.padStart(3)} [${h(f.sp).padStart(wordSize * 2, '0')}] ${where}${f.source === 'exception' ? '  [exception frame]' : ''}`,
+    );
+  });
+  if (bt.stopReason) lines.push(`    (unwinding stopped: ${bt.stopReason})`);
+  return lines.join('\n');
+}

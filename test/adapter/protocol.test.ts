@@ -1,0 +1,165 @@
+/**
+ * The standalone debug adapter over stdio against every real dump: the handshake, one thread per
+ * CPU, registers, memory, disassembly, hovers and console commands must agree with the references.
+ */
+import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { corpus, PROJECT_ROOT } from '../support/corpus';
+import { launchDump, startAdapter, VSCODE_CLIENT } from '../support/dapClient';
+
+const hex16 = (v: string) => '0x' + BigInt(v).toString(16).padStart(16, '0');
+
+describe.each(corpus().map((d) => [d.name, d] as const))('%s', (_name, ref) => {
+  let dc: DebugClient;
+  let stopped: DebugProtocol.StoppedEvent;
+  let threads: DebugProtocol.Thread[];
+
+  beforeAll(async () => {
+    dc = await startAdapter();
+    stopped = await launchDump(dc, { vmcore: ref.path });
+    threads = (await dc.threadsRequest()).body.threads;
+  });
+  afterAll(async () => {
+    await dc?.stop();
+  });
+
+  it('stops once with every thread stopped', () => {
+    expect(stopped.body.allThreadsStopped).toBe(true);
+    expect(['exception', 'pause']).toContain(stopped.body.reason);
+  });
+
+  it('has one thread per CPU that saved registers, in order, named by CPU and pid', () => {
+    expect(threads.map((t) => t.id)).toEqual(ref.truth.prstatus.map((_: unknown, i: number) => i + 1));
+    threads.forEach((t, i) => {
+      expect(t.name).toMatch(/^CPU /);
+      const pid = ref.truth.prstatus[i].pid;
+      expect(t.name).toContain(pid === 0 ? 'idle' : `pid ${pid}`);
+    });
+  });
+
+  it('shows every register of every CPU, equal to the dump', async () => {
+    for (const [i, t] of threads.entries()) {
+      const frames = (await dc.stackTraceRequest({ threadId: t.id, startFrame: 0, levels: 1 })).body
+        .stackFrames;
+      const scopes = (await dc.scopesRequest({ frameId: frames[0]!.id })).body.scopes;
+      expect(scopes[0]!.name).toBe('Registers');
+      expect(scopes[0]!.expensive).toBe(false);
+      const vars = (await dc.variablesRequest({ variablesReference: scopes[0]!.variablesReference })).body
+        .variables;
+      const got = Object.fromEntries(vars.map((v) => [v.name, v.value.split(' ')[0]]));
+      expect(got).toEqual(ref.truth.prstatus[i].regs);
+    }
+  });
+
+  it('hovering a register gives its value in the selected frame', async () => {
+    const t = threads[0]!;
+    const frames = (await dc.stackTraceRequest({ threadId: t.id, startFrame: 0, levels: 1 })).body
+      .stackFrames;
+    const pcName = ref.truth.arch === 'x86_64' ? 'rip' : 'pc';
+    for (const expr of [pcName, `$${pcName}`, ref.truth.arch === 'x86_64' ? '%rip' : 'PC', 'pc']) {
+      const r = await dc.evaluateRequest({ expression: expr, frameId: frames[0]!.id, context: 'hover' });
+      expect(r.body.result.split(' ')[0]).toBe(hex16(ref.truth.prstatus[0].regs[pcName]));
+    }
+    const bad = await dc
+      .evaluateRequest({ expression: 'not_a_register_or_symbol', frameId: frames[0]!.id, context: 'hover' })
+      .catch((e) => e);
+    expect(bad).toBeInstanceOf(Error);
+  });
+
+  it('readMemory returns the reference bytes and marks what the dump lacks as unreadable', async () => {
+    const samples = (ref.truth.drgn?.memory_samples ?? []).filter(
+      (s: { region: string }) => s.region !== 'user',
+    );
+    for (const s of samples) {
+      const r = await dc.send('readMemory', { memoryReference: s.vaddr, count: 16 });
+      const data = Buffer.from(r.body.data ?? '', 'base64').toString('hex');
+      if (s.bytes === null || (s.page_in_dump && /filtered/.test(s.page_in_dump))) {
+        expect(data.length, s.what).toBe(0);
+        expect(r.body.unreadableBytes, s.what).toBeGreaterThan(0);
+      } else {
+        expect(data, s.what).toBe(s.bytes);
+      }
+    }
+  });
+
+  it('disassemble returns exactly the requested count around the instruction pointer', async () => {
+    const pcName = ref.truth.arch === 'x86_64' ? 'rip' : 'pc';
+    const pc = BigInt(ref.truth.prstatus[0].regs[pcName]);
+    const r = await dc.send('disassemble', {
+      memoryReference: '0x' + pc.toString(16),
+      instructionOffset: -8,
+      instructionCount: 20,
+      resolveSymbols: true,
+    });
+    const list: DebugProtocol.DisassembledInstruction[] = r.body.instructions;
+    expect(list).toHaveLength(20);
+    if (ref.truth.arch === 'x86_64' && (BigInt(ref.truth.prstatus[0].regs.cs) & 3n) === 0n) {
+      expect(BigInt(list[8]!.address)).toBe(pc);
+      expect(list[8]!.presentationHint).toBeUndefined();
+      // Addresses strictly increase and each instruction ends where the next begins.
+      for (let i = 1; i < list.length; i++) {
+        if (list[i]!.presentationHint === 'invalid' || list[i - 1]!.presentationHint === 'invalid') continue;
+        const prevLen = list[i - 1]!.instructionBytes!.split(' ').length;
+        expect(BigInt(list[i]!.address)).toBe(BigInt(list[i - 1]!.address) + BigInt(prevLen));
+      }
+    }
+  });
+
+  it('vtop in the Debug Console agrees with the page walk of the reference', async () => {
+    const s = (ref.truth.drgn?.memory_samples ?? []).find(
+      (x: { pagewalk_entries?: string[] }) => x.pagewalk_entries?.length,
+    );
+    const r = await dc.evaluateRequest({ expression: `vtop ${s.vaddr}`, context: 'repl' });
+    expect(r.body.result).toContain(BigInt(s.paddr_pagewalk).toString(16));
+    for (const e of s.pagewalk_entries) expect(r.body.result).toContain(BigInt(e).toString(16));
+  });
+
+  it('an unknown console command says what is available', async () => {
+    const r = await dc.evaluateRequest({ expression: 'frobnicate', context: 'repl' });
+    expect(r.body.result).toMatch(/unknown command "frobnicate".*bt.*log/);
+  });
+
+  it('refuses to run or step', async () => {
+    await expect(dc.continueRequest({ threadId: 1 })).rejects.toThrow(/crash dump/);
+  });
+});
+
+describe('bad launch input', () => {
+  let dc: DebugClient;
+  beforeAll(async () => {
+    dc = await startAdapter();
+    await dc.initializeRequest(VSCODE_CLIENT);
+  });
+  afterAll(async () => {
+    await dc?.stop();
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'kdump-bad-'));
+  const truncated = join(dir, 'vmcore-truncated');
+  const src = corpus().find((d) => d.truth.format === 'elf');
+  if (src) {
+    const fd = openSync(src.path, 'r');
+    const buf = Buffer.alloc(100);
+    readSync(fd, buf, 0, 100, 0);
+    closeSync(fd);
+    writeFileSync(truncated, buf);
+  }
+  const notDump = join(dir, 'package.json');
+  copyFileSync(join(PROJECT_ROOT, 'package.json'), notDump);
+
+  it.each([
+    ['a missing vmcore attribute', {}, /"vmcore" is required/],
+    ['a missing file', { vmcore: join(dir, 'nope') }, /vmcore: cannot open .*nope: ENOENT/],
+    ['a file that is not a dump', { vmcore: notDump }, /vmcore: .*not a crash dump/],
+    ['a truncated dump', { vmcore: truncated }, /vmcore: .*(ends before|truncated)/],
+  ])('%s gives an error response and the adapter stays alive', async (_what, args, message) => {
+    await expect(dc.launchRequest(args as DebugProtocol.LaunchRequestArguments)).rejects.toThrow(message);
+    // Still answering.
+    const t = await dc.threadsRequest();
+    expect(t.body.threads).toEqual([]);
+  });
+});
