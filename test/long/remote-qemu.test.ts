@@ -1,0 +1,211 @@
+/**
+ * End to end on a real kernel: Debian's kernel in a QEMU guest with crashkernel= reserved, an ssh
+ * server forwarded on 127.0.0.1 only. Through `vmcore target` (the same core the extension uses):
+ * read the state, load the capture kernel, trigger a test crash, wait for the new boot, fetch the
+ * dump (sha256-verified) and open it with the dump engine: the crashing CPU's registers and the
+ * panic message must be in it.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDump } from '../../src/dump/open';
+import type { Dump } from '../../src/dump/types';
+import { type CliIo, targetCommand } from '../../src/remote/cli/target';
+import { loadKallsyms } from '../../src/symbols/kallsyms';
+import { formatLocation } from '../../src/symbols/symbolTable';
+import { KernelAddressSpace } from '../../src/translate/addressSpace';
+import { buildGuest, type RunningGuest, startGuest } from '../support/qemuGuest';
+
+function captureIo(): CliIo & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    interactive: false,
+    out(t: string) {
+      io.stdout += t;
+    },
+    err(t: string) {
+      io.stderr += t;
+    },
+  };
+  return io;
+}
+
+const HOST = 'kdump-guest';
+const timings: Record<string, number> = {};
+
+/** The printk ring buffer's text area, read through VMCOREINFO (SYMBOL(prb) and the ring offsets). */
+async function printkText(dump: Dump, space: KernelAddressSpace): Promise<string> {
+  const vi = dump.vmcoreinfo!;
+  const u64 = async (a: bigint) => Buffer.from((await space.read(a, 8)).bytes).readBigUInt64LE(0);
+  const prb = await u64(vi.symbol('prb')!);
+  const ring = prb + BigInt(vi.offset('printk_ringbuffer.text_data_ring')!);
+  const bits = Buffer.from(
+    (await space.read(ring + BigInt(vi.offset('prb_data_ring.size_bits')!), 4)).bytes,
+  ).readUInt32LE(0);
+  const data = await u64(ring + BigInt(vi.offset('prb_data_ring.data')!));
+  const r = await space.read(data, 1 << bits);
+  expect(r.gaps).toEqual([]);
+  return Buffer.from(r.bytes).toString('latin1');
+}
+
+describe('remote kdump end to end on a QEMU guest', () => {
+  let guest: RunningGuest;
+  let cfg: string[];
+  const run = async (...args: string[]) => {
+    const io = captureIo();
+    const code = await targetCommand([...args, '--ssh-config', guest.sshConfig], io);
+    return { code, ...io };
+  };
+  const status = async () => {
+    const r = await run('status', HOST, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as Record<string, unknown>[])[0]!;
+  };
+
+  beforeAll(async () => {
+    let t = Date.now();
+    const build = buildGuest();
+    timings.buildSeconds = (Date.now() - t) / 1000;
+    t = Date.now();
+    guest = await startGuest(build);
+    timings.bootSeconds = (Date.now() - t) / 1000;
+    cfg = ['--ssh-config', guest.sshConfig];
+    void cfg;
+  });
+  afterAll(async () => {
+    console.log('timings (s):', JSON.stringify(timings));
+    await guest?.stop();
+  });
+
+  let before: Record<string, unknown>;
+  it('reads the real kernel state over ssh', async () => {
+    const t = Date.now();
+    before = await status();
+    timings.statusSeconds = (Date.now() - t) / 1000;
+    expect(before).toMatchObject({
+      host: HOST,
+      reachable: true,
+      hostname: 'kdump-guest',
+      kernelRelease: guest.build.kver,
+      arch: 'x86_64',
+      root: 'root',
+      flavour: 'none',
+      crashkernelCmdline: 'crashkernel=192M',
+      crashkernelBootloader: null,
+      rebootPending: false,
+      reservedBytes: 192 * 1024 * 1024,
+      captureLoaded: false,
+      kexecLoadDisabled: false,
+      service: null,
+      lockdown: 'none',
+      sysctl: { panic: 0, panic_on_oops: 0 },
+      dumpDir: '/var/crash',
+      dumps: [],
+    });
+    // root reads the real range from /proc/iomem; it matches crash_size
+    const [range] = before.reservedRanges as { start: string; end: string }[];
+    expect(Number(BigInt(range!.end) - BigInt(range!.start) + 1n)).toBe(192 * 1024 * 1024);
+    expect(before.bootId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses to change the boot loader where there is none, and to crash while nothing is loaded', async () => {
+    const r = await run('reserve', HOST, '256M', '--dry-run');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no supported boot loader configuration/);
+    const c = await run('crash', HOST, '--confirm', HOST, '--force');
+    expect(c.code).toBe(1);
+    expect(c.stderr).toMatch(/no capture kernel is loaded/);
+  });
+
+  it('loads, unloads and reloads the capture kernel with kexec -p', async () => {
+    const initrd = `/boot/initrd-capture.img-${guest.build.kver}`;
+    const t = Date.now();
+    const load = await run('load', HOST, '--initrd', initrd);
+    timings.loadSeconds = (Date.now() - t) / 1000;
+    expect(load.code, load.stderr).toBe(0);
+    expect(load.stdout).toContain(`kexec -p /boot/vmlinuz-${guest.build.kver} --initrd=${initrd}`);
+    expect(load.stdout).toContain(`${HOST}: ok (1)`);
+    expect((await status()).captureLoaded).toBe(true);
+    const unload = await run('unload', HOST);
+    expect(unload.code, unload.stderr).toBe(0);
+    expect(unload.stdout).toContain('kexec -p -u');
+    expect((await status()).captureLoaded).toBe(false);
+    expect((await run('load', HOST, '--initrd', initrd)).code).toBe(0);
+    expect((await status()).captureLoaded).toBe(true);
+  });
+
+  let newDump: string;
+  it('crashes the guest only with the typed host name, waits for the new boot, finds the new dump', async () => {
+    const wrong = await run('crash', HOST, '--confirm', 'kdump-guest2', '--force');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/does not match/);
+    const t = Date.now();
+    const r = await run('crash', HOST, '--confirm', HOST, '--force', '--timeout', '300');
+    timings.crashToBackSeconds = (Date.now() - t) / 1000;
+    expect(r.code, `${r.stdout}\n${r.stderr}\n${guest.console().slice(-2000)}`).toBe(0);
+    const m = /new dump: (\/var\/crash\/[0-9]{12}\/dump\.[0-9]{12}) .* complete/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    newDump = m![1]!;
+    expect(guest.console()).toContain('KDUMP-SAVED');
+    const after = await status();
+    expect(after.bootId).not.toBe(before.bootId);
+    expect(after.captureLoaded).toBe(false); // a fresh boot: nothing loaded until someone loads it
+    const dumps = after.dumps as { path: string; complete: boolean; bytes: number; dmesg?: string }[];
+    expect(dumps).toHaveLength(1);
+    expect(dumps[0]).toMatchObject({ path: newDump, complete: true });
+    expect(dumps[0]!.bytes).toBeGreaterThan(1024 * 1024);
+  });
+
+  let localDump: string;
+  let localDir: string;
+  it('fetches the dump with its dmesg, sha256-verified', async () => {
+    localDir = mkdtempSync(join(tmpdir(), 'kdd-fetched-'));
+    const t = Date.now();
+    const r = await run('fetch', HOST, '-o', localDir);
+    timings.fetchSeconds = (Date.now() - t) / 1000;
+    expect(r.code, r.stderr).toBe(0);
+    const stamp = newDump.split('/')[3]!;
+    localDump = join(localDir, `${HOST}-${stamp}-dump.${stamp}`);
+    expect(readdirSync(localDir).sort()).toEqual([
+      `${HOST}-${stamp}-dmesg.${stamp}`,
+      `${HOST}-${stamp}-dump.${stamp}`,
+    ]);
+    const sha = execFileSync('sha256sum', [localDump], { encoding: 'utf8' }).split(' ')[0]!;
+    expect(r.stdout).toContain(`sha256 ${sha}`);
+    const dmesg = readFileSync(join(localDir, `${HOST}-${stamp}-dmesg.${stamp}`), 'utf8');
+    expect(dmesg).toContain('Kernel panic - not syncing: sysrq triggered crash');
+    expect(existsSync(`${localDump}.part`)).toBe(false);
+  });
+
+  it('opens the dump: crashing CPU registers, VMCOREINFO and the panic message', async () => {
+    const dump = await openDump(localDump);
+    try {
+      expect(dump.format).toBe('kdump');
+      expect(dump.arch.name).toBe('x86_64');
+      expect(dump.vmcoreinfo?.osRelease).toBe(guest.build.kver);
+      expect(dump.prstatus).toHaveLength(2);
+      const space = await KernelAddressSpace.create(dump);
+      const syms = await loadKallsyms(space, dump.vmcoreinfo);
+      const where = dump.prstatus.map((p) =>
+        formatLocation(syms.symbolize(p.registers.get('rip')!), p.registers.get('rip')!),
+      );
+      // the CPU that wrote "c" to sysrq-trigger saved its registers in __crash_kexec (crash_setup_regs);
+      // the other one was stopped by the NMI where it was (idle)
+      const crashing = where.findIndex((w) => w.startsWith('__crash_kexec+'));
+      expect(crashing, where.join(', ')).toBeGreaterThanOrEqual(0);
+      const regs = dump.prstatus[crashing]!.registers;
+      expect(regs.get('rip')! >= 0xffffffff80000000n).toBe(true); // kernel text
+      expect(regs.get('rsp')! >= 0xffff800000000000n).toBe(true); // kernel half: the task's kernel stack
+      expect(regs.get('cs')! & 3n).toBe(0n); // ring 0
+      expect(dump.prstatus[crashing]!.pid).toBeGreaterThan(0); // the shell that wrote to sysrq-trigger
+      const log = await printkText(dump, space);
+      expect(log).toContain('sysrq: Trigger a crash');
+      expect(log).toContain('Kernel panic - not syncing: sysrq triggered crash');
+    } finally {
+      await dump.close();
+    }
+  });
+});
