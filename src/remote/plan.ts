@@ -22,7 +22,7 @@ export interface PlannedCommand {
 }
 
 export interface Plan {
-  intent: 'reserve' | 'load' | 'unload' | 'crash';
+  intent: 'reserve' | 'load' | 'unload' | 'crash' | 'reboot';
   host: string;
   summary: string;
   steps: PlannedCommand[];
@@ -419,16 +419,11 @@ export function planUnload(state: TargetState): Plan {
 /** The detached trigger: the ssh command returns before the kernel panics. */
 export const CRASH_SCRIPT = 'sync; (sleep 2; echo c > /proc/sysrq-trigger) > /dev/null 2>&1 < /dev/null &';
 
-/**
- * Plan a test crash. `confirm` must equal the host name the user sees (the name they typed);
- * `force` skips the soft checks (kernel.panic, reboot pending) but never the hard ones.
- */
-export function planCrash(
+/** The pre-flight gate of a test crash (kdump-arming.md §4.2): hard refusals and soft warnings. */
+export function crashChecks(
   state: TargetState,
   confirm: string | undefined,
-  options: { force?: boolean } = {},
-): Plan {
-  requireReachable(state);
+): { hard: string[]; soft: string[] } {
   const hard: string[] = [];
   const soft: string[] = [];
   if (confirm !== state.host) {
@@ -447,6 +442,20 @@ export function planCrash(
     soft.push('kernel.panic=0: if the capture kernel fails, the host hangs until power-cycled');
   if (state.rebootPending)
     soft.push('a reboot is pending with a different crashkernel= (the next boot will differ from now)');
+  return { hard, soft };
+}
+
+/**
+ * Plan a test crash. `confirm` must equal the host name the user sees (the name they typed);
+ * `force` accepts the soft warnings (kernel.panic=0, reboot pending) but never the hard ones.
+ */
+export function planCrash(
+  state: TargetState,
+  confirm: string | undefined,
+  options: { force?: boolean } = {},
+): Plan {
+  requireReachable(state);
+  const { hard, soft } = crashChecks(state, confirm);
   if (hard.length) throw new PlanRefused(state.host, hard);
   if (soft.length && !options.force)
     throw new PlanRefused(state.host, [...soft, 'pass --force to crash anyway']);
@@ -494,4 +503,32 @@ export async function executePlan(
     results.push({ step: s, stdout: r.stdout, stderr: r.stderr });
   }
   return results;
+}
+
+// ------------------------------------------------------------------------------------ reboot
+
+/** Detached reboot, so the ssh command returns first. */
+export const REBOOT_SCRIPT =
+  'sync; (sleep 2; if command -v systemctl > /dev/null 2>&1; then systemctl reboot; else reboot; fi) > /dev/null 2>&1 < /dev/null &';
+
+/** Plan a reboot (to apply a new reservation); `confirm` must equal the host name. */
+export function planReboot(state: TargetState, confirm: string | undefined): Plan {
+  requireReachable(state);
+  if (confirm !== state.host) {
+    throw new PlanRefused(state.host, [
+      confirm === undefined
+        ? `a reboot needs the host name typed as confirmation (${state.host})`
+        : `the confirmation "${confirm}" does not match the host "${state.host}"`,
+    ]);
+  }
+  return {
+    intent: 'reboot',
+    host: state.host,
+    summary: `REBOOT ${state.host} (${state.hostname ?? ''} ${state.kernelRelease ?? ''})${state.rebootPending ? ` so that ${state.crashkernelBootloader} takes effect` : ''}`,
+    steps: [
+      step(['sh', '-c', REBOOT_SCRIPT], 'sync, then reboot two seconds later (detached)', true, 30_000),
+    ],
+    warnings: [],
+    after: 'nothing',
+  };
 }

@@ -267,3 +267,15 @@ describe('planners', () => {
     );
   });
 });
+
+describe('reboot', () => {
+  it('needs the typed host name and runs detached', async () => {
+    const { planReboot } = await import('../../src/remote/plan');
+    const g = parseProbe('kdump-guest', guestOut, 'root');
+    expect(() => planReboot(g, undefined)).toThrow(/typed as confirmation/);
+    expect(() => planReboot(g, 'x')).toThrow(/does not match/);
+    const p = planReboot(g, 'kdump-guest');
+    expect(p.steps).toHaveLength(1);
+    expect(p.steps[0]!.argv[2]).toMatch(/^sync; \(sleep 2; .*reboot.*\) > \/dev\/null 2>&1 < \/dev\/null &$/);
+  });
+});
