@@ -20,6 +20,7 @@ import {
   DUMP_DH_COMPRESSED_INCOMPLETE,
   DUMP_DH_EXCLUDED_VMEMMAP,
   decompressPage,
+  type PageCompression,
   PageDecodeError,
   pageCompression,
 } from './compression';
@@ -57,7 +58,8 @@ const SCAN_WINDOW = 1 << 20;
 /** Build the rank index and the RAM ranges at open when a bitmap is at most this big (2 TiB of 4 KiB pages). */
 const EAGER_BITMAP_BYTES = 64 * 1024 * 1024;
 const BITMAP_CACHE_CHUNKS = 512; // 2 MiB
-const PAGE_CACHE_BYTES = 32 * 1024 * 1024;
+const PAGE_CACHE_BYTES = 16 * 1024 * 1024;
+const PAGE_CACHE_MAX = 2048;
 const MAX_RANGES = 1 << 16;
 /** Never more pages than this (2^52 pages of 4 KiB cover a 64-bit physical address space). */
 const MAX_PFNS = 2 ** 52;
@@ -399,6 +401,11 @@ class RankIndex {
     return this.built >= this.totalChunks;
   }
 
+  /** Set bits counted so far (a lower bound of the total until the index is complete). */
+  get counted(): number {
+    return this.counts[this.built]!;
+  }
+
   /** Set bits in the whole (present part of the) bitmap, once the index is complete. */
   get total(): number | undefined {
     return this.complete ? this.counts[this.totalChunks]! : undefined;
@@ -529,7 +536,23 @@ async function scanRanges(
 // ---------------------------------------------------------------------------------------------
 // Physical memory
 
-type PageOutcome = { bytes: Uint8Array } | { reason: UnavailableReason; detail: string };
+interface Unavailable {
+  reason: UnavailableReason;
+  detail: string;
+}
+
+/** A page descriptor as stored (`struct page_desc`), with where it was found. */
+export interface PageDescriptor {
+  /** File offset of the descriptor itself. */
+  descOffset: number;
+  /** The page's rank among the dumped pages (its index in the descriptor table). */
+  rank: number;
+  /** File offset of the page data (0: never written). */
+  offset: bigint;
+  size: number;
+  flags: number;
+  pageFlags: bigint;
+}
 
 interface MemoryParams {
   source: ByteSource;
@@ -544,26 +567,33 @@ interface MemoryParams {
   split: { start: number; end: number } | undefined;
 }
 
-class KdumpPhysicalMemory implements PhysicalMemory {
+/** Pages resolved per step of a read: bounds the descriptors and page data a step reads at once. */
+const BATCH_PAGES = 256;
+/** Adjacent page data is read in one piece up to this size. */
+const MAX_DATA_RUN = 4 * 1024 * 1024;
+
+export class KdumpPhysicalMemory implements PhysicalMemory {
   readonly pageSize: number;
-  private readonly cache: LruCache<number, PageOutcome>;
-  private readonly inflight = new Map<number, Promise<PageOutcome>>();
+  /** Decoded pages only: unavailable pages cost two cached bitmap lookups to tell again. */
+  private readonly cache: LruCache<number, Uint8Array>;
   private splitRankBase: number | undefined;
   private readonly bsBig: bigint;
   private readonly limitBig: bigint;
+  private rangeList: readonly PhysicalRange[] = [];
 
   constructor(private readonly p: MemoryParams) {
     this.pageSize = p.blockSize;
     this.bsBig = BigInt(p.blockSize);
     this.limitBig = BigInt(p.pfnLimit);
-    this.cache = new LruCache(Math.max(64, Math.min(8192, Math.floor(PAGE_CACHE_BYTES / p.blockSize))));
+    this.cache = new LruCache(
+      Math.max(64, Math.min(PAGE_CACHE_MAX, Math.floor(PAGE_CACHE_BYTES / p.blockSize))),
+    );
   }
 
   ranges(): readonly PhysicalRange[] {
     return this.rangeList;
   }
 
-  private rangeList: readonly PhysicalRange[] = [];
   setRanges(ranges: readonly PhysicalRange[]): void {
     this.rangeList = ranges;
   }
@@ -572,98 +602,202 @@ class KdumpPhysicalMemory implements PhysicalMemory {
     if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`bad read length ${length}`);
     const bytes = new Uint8Array(length);
     const gaps = new GapList();
+    const bs = this.p.blockSize;
     let done = 0;
+    if (paddr < 0n) {
+      const n = Number(-paddr < BigInt(length) ? -paddr : BigInt(length));
+      gaps.add(0, n, 'not-in-dump', 'a negative physical address');
+      done = n;
+    }
     while (done < length) {
       const cur = paddr + BigInt(done);
-      if (cur < 0n) {
-        const n = Number(-cur < BigInt(length - done) ? -cur : BigInt(length - done));
-        gaps.add(done, n, 'not-in-dump', 'a negative physical address');
-        done += n;
-        continue;
-      }
       const pfnBig = cur / this.bsBig;
       if (pfnBig >= this.limitBig) {
         gaps.add(done, length - done, 'not-in-dump', 'beyond the last page of the dump (max_mapnr)');
         break;
       }
+      const first = Number(pfnBig);
       const inPage = Number(cur - pfnBig * this.bsBig);
-      const n = Math.min(length - done, this.p.blockSize - inPage);
-      const outcome = await this.page(Number(pfnBig));
-      if ('bytes' in outcome) bytes.set(outcome.bytes.subarray(inPage, inPage + n), done);
-      else gaps.add(done, n, outcome.reason, outcome.detail);
-      done += n;
+      const count = Math.min(BATCH_PAGES, Math.ceil((inPage + length - done) / bs), this.p.pfnLimit - first);
+      const outcomes = await this.pages(first, count);
+      for (let i = 0; i < count; i++) {
+        const from = i === 0 ? inPage : 0;
+        const n = Math.min(length - done, bs - from);
+        const o = outcomes[i]!;
+        if (o instanceof Uint8Array) bytes.set(o.subarray(from, from + n), done);
+        else gaps.add(done, n, o.reason, o.detail);
+        done += n;
+      }
     }
     return gaps.result(bytes);
   }
 
-  /** One page: its bytes, or why they are not available. Cached, and concurrent lookups shared. */
-  page(pfn: number): Promise<PageOutcome> {
-    const cached = this.cache.get(pfn);
-    if (cached) return Promise.resolve(cached);
-    let pending = this.inflight.get(pfn);
-    if (!pending) {
-      pending = this.lookup(pfn).then(
-        (outcome) => {
-          this.inflight.delete(pfn);
-          this.cache.set(pfn, outcome);
-          return outcome;
-        },
-        (err) => {
-          this.inflight.delete(pfn);
-          throw err;
-        },
-      );
-      this.inflight.set(pfn, pending);
+  /** Pages [first, first+count): each one's bytes, or why they are not available. */
+  async pages(first: number, count: number): Promise<(Uint8Array | Unavailable)[]> {
+    const out: (Uint8Array | Unavailable | undefined)[] = new Array(count);
+    let missing = false;
+    for (let i = 0; i < count; i++) {
+      out[i] = this.cache.get(first + i);
+      if (!out[i]) missing = true;
     }
-    return pending;
+    if (!missing) return out as Uint8Array[];
+    const located = await this.locate(first, count);
+    // Read the data of pages stored back to back in one piece, then decode page by page.
+    let i = 0;
+    while (i < count) {
+      const d = located[i]!;
+      if (out[i] || 'reason' in d) {
+        if (!out[i]) out[i] = d as Unavailable;
+        i++;
+        continue;
+      }
+      const bad = this.checkDescriptor(d);
+      if (bad) {
+        out[i] = bad;
+        i++;
+        continue;
+      }
+      const runStart = Number(d.offset);
+      let runEnd = runStart + d.size;
+      let j = i + 1;
+      while (j < count) {
+        const e = located[j]!;
+        if (out[j] || 'reason' in e || this.checkDescriptor(e) || Number(e.offset) !== runEnd) break;
+        if (runEnd + e.size - runStart > MAX_DATA_RUN) break;
+        runEnd += e.size;
+        j++;
+      }
+      const data = await this.p.source.read(runStart, runEnd - runStart);
+      for (let k = i; k < j; k++) {
+        const e = located[k] as PageDescriptor;
+        const at = Number(e.offset) - runStart;
+        const outcome = this.decode(e, data.subarray(at, Math.min(data.length, at + e.size)));
+        if (outcome instanceof Uint8Array) this.cache.set(first + k, outcome);
+        out[k] = outcome;
+      }
+      i = j;
+    }
+    return out as (Uint8Array | Unavailable)[];
   }
 
-  private async lookup(pfn: number): Promise<PageOutcome> {
-    const p = this.p;
-    if (pfn >= p.pfnLimit)
+  /** One page: its bytes, or why they are not available. */
+  async page(pfn: number): Promise<Uint8Array | Unavailable> {
+    return (await this.pages(pfn, 1))[0]!;
+  }
+
+  /**
+   * Where page `pfn` is stored: its page descriptor (and the descriptor's file offset), or why the
+   * page is not available before any descriptor is read.
+   */
+  async pageDescriptor(pfn: number): Promise<PageDescriptor | Unavailable> {
+    if (!Number.isSafeInteger(pfn) || pfn < 0 || pfn >= this.p.pfnLimit) {
       return { reason: 'not-in-dump', detail: 'beyond the last page of the dump (max_mapnr)' };
-    if (p.split && (pfn < p.split.start || pfn >= p.split.end)) {
-      return { reason: 'not-in-dump', detail: 'in another file of this split dump' };
     }
-    if (p.bitmap1) {
-      const ram = await p.bitmap1.bit(pfn);
-      if (ram === undefined) return { reason: 'truncated', detail: 'the file ends inside the first bitmap' };
-      if (ram === 0) return { reason: 'not-in-dump', detail: 'not RAM (a hole in the first bitmap)' };
+    return (await this.locate(pfn, 1))[0]!;
+  }
+
+  /** Bitmaps, ranks and descriptors of pages [first, first+count) (all below the page limit). */
+  private async locate(first: number, count: number): Promise<(PageDescriptor | Unavailable)[]> {
+    const p = this.p;
+    const out: (PageDescriptor | Unavailable)[] = new Array(count);
+    const last = first + count - 1;
+    // The bitmap chunks this range needs (one or two), loaded once.
+    const chunkOf = (pfn: number) => Math.floor(pfn / CHUNK_BITS);
+    const load = async (b: Bitmap | undefined) => {
+      const chunks = new Map<number, Uint8Array>();
+      if (b) for (let k = chunkOf(first); k <= chunkOf(last); k++) chunks.set(k, await b.chunk(k));
+      return chunks;
+    };
+    const chunks1 = await load(p.bitmap1);
+    const chunks2 = await load(p.bitmap2);
+    const bit = (chunks: Map<number, Uint8Array>, pfn: number): number | undefined => {
+      const k = chunkOf(pfn);
+      const byte = chunks.get(k)![(pfn - k * CHUNK_BITS) >> 3];
+      return byte === undefined ? undefined : (byte >> (pfn & 7)) & 1;
+    };
+    let firstDumped = -1;
+    let lastDumped = -1;
+    const dumpedBits: number[] = new Array(count).fill(0);
+    for (let i = 0; i < count; i++) {
+      const pfn = first + i;
+      const b2 = bit(chunks2, pfn);
+      if (b2 === 1) dumpedBits[i] = 1;
+      if (p.split && (pfn < p.split.start || pfn >= p.split.end)) {
+        out[i] = { reason: 'not-in-dump', detail: 'in another file of this split dump' };
+        continue;
+      }
+      if (p.bitmap1) {
+        const ram = bit(chunks1, pfn);
+        if (ram === undefined) {
+          out[i] = { reason: 'truncated', detail: 'the file ends inside the first bitmap' };
+          continue;
+        }
+        if (ram === 0) {
+          out[i] = { reason: 'not-in-dump', detail: 'not RAM (a hole in the first bitmap)' };
+          continue;
+        }
+      }
+      if (b2 === undefined) {
+        out[i] = {
+          reason: 'truncated',
+          detail: `the file ends inside the ${p.bitmap1 ? 'second ' : ''}bitmap`,
+        };
+      } else if (b2 === 0) {
+        out[i] = p.bitmap1
+          ? { reason: 'excluded', detail: 'filtered out when the dump was written (makedumpfile -d)' }
+          : {
+              reason: 'not-in-dump',
+              detail: 'not in the dump bitmap (a hole or a filtered page: this format does not say which)',
+            };
+      } else {
+        if (firstDumped < 0) firstDumped = i;
+        lastDumped = i;
+      }
     }
-    const dumped = await p.bitmap2.bit(pfn);
-    if (dumped === undefined) {
-      return {
-        reason: 'truncated',
-        detail: `the file ends inside the ${p.bitmap1 ? 'second ' : ''}bitmap`,
-      };
-    }
-    if (dumped === 0) {
-      return p.bitmap1
-        ? { reason: 'excluded', detail: 'filtered out when the dump was written (makedumpfile -d)' }
-        : {
-            reason: 'not-in-dump',
-            detail: 'not in the dump bitmap (a hole or a filtered page: this format does not say which)',
-          };
-    }
-    let rank = await p.rankIndex.rank(pfn);
+    if (firstDumped < 0) return out;
+    // Ranks: one lookup for the first dumped page, then counting (every set 2nd-bitmap bit counts,
+    // even one whose 1st-bitmap bit is clear).
+    let rank = await p.rankIndex.rank(first + firstDumped);
     if (p.split) {
       this.splitRankBase ??= await p.rankIndex.rank(p.split.start);
       rank -= this.splitRankBase;
     }
-    const descOffset = p.descBase + rank * PAGE_DESC_SIZE;
-    const desc = await p.source.read(descOffset, PAGE_DESC_SIZE);
-    if (desc.length < PAGE_DESC_SIZE) {
-      return {
-        reason: 'truncated',
-        detail: `the file ends inside the page descriptor table (descriptor at ${descOffset})`,
+    const firstRank = rank;
+    const ranks: number[] = new Array(count).fill(-1);
+    for (let i = firstDumped; i <= lastDumped; i++) {
+      if (dumpedBits[i]) ranks[i] = rank++;
+    }
+    const descStart = p.descBase + firstRank * PAGE_DESC_SIZE;
+    const table = await p.source.read(descStart, (rank - firstRank) * PAGE_DESC_SIZE);
+    const v = new ByteView(table, p.littleEndian);
+    for (let i = firstDumped; i <= lastDumped; i++) {
+      if (out[i] || ranks[i]! < 0) continue;
+      const at = (ranks[i]! - firstRank) * PAGE_DESC_SIZE;
+      const descOffset = descStart + at;
+      if (at + PAGE_DESC_SIZE > table.length) {
+        out[i] = {
+          reason: 'truncated',
+          detail: `the file ends inside the page descriptor table (descriptor at ${descOffset})`,
+        };
+        continue;
+      }
+      out[i] = {
+        descOffset,
+        rank: ranks[i]!,
+        offset: v.s64(at),
+        size: v.u32(at + 8),
+        flags: v.u32(at + 12),
+        pageFlags: v.u64(at + 16),
       };
     }
-    const v = new ByteView(desc, p.littleEndian);
-    const offset = v.s64(0);
-    const size = v.u32(8);
-    const flags = v.u32(12);
+    return out;
+  }
+
+  /** Why a descriptor cannot be used, or undefined when it can. */
+  private checkDescriptor(d: PageDescriptor): Unavailable | undefined {
+    const { descOffset, offset, size, flags } = d;
     if (offset === 0n) {
-      return p.incomplete
+      return this.p.incomplete
         ? { reason: 'lost', detail: 'never written: the dump is incomplete (page descriptor offset 0)' }
         : {
             reason: 'corrupt',
@@ -677,30 +811,34 @@ class KdumpPhysicalMemory implements PhysicalMemory {
       };
     }
     const kind = pageCompression(flags);
-    if (typeof kind === 'object') {
+    if (typeof kind === 'object')
       return { reason: 'corrupt', detail: `page descriptor at ${descOffset}: ${kind.invalid}` };
-    }
-    const bs = p.blockSize;
+    const bs = this.p.blockSize;
     if (kind === 'none' ? size !== bs : size === 0 || size > 2 * bs) {
       return {
         reason: 'corrupt',
         detail: `page descriptor at ${descOffset} gives a ${kind === 'none' ? 'raw' : kind} page of ${size} bytes for ${bs}-byte pages`,
       };
     }
-    const dataOffset = Number(offset);
-    const data = await p.source.read(dataOffset, size);
-    if (data.length < size) {
+    return undefined;
+  }
+
+  /** Decode one page from its stored bytes (`data` is short when the file ends first). */
+  private decode(d: PageDescriptor, data: Uint8Array): Uint8Array | Unavailable {
+    const at = Number(d.offset);
+    if (data.length < d.size) {
       return {
         reason: 'truncated',
-        detail: `the page data at ${dataOffset} needs ${size} bytes but the file ends after ${data.length}`,
+        detail: `the page data at ${at} needs ${d.size} bytes but the file ends after ${data.length}`,
       };
     }
-    if (kind === 'none') return { bytes: data.slice() };
+    const kind = pageCompression(d.flags) as PageCompression | 'none';
+    if (kind === 'none') return data.slice();
     try {
-      return { bytes: decompressPage(kind, data, bs) };
+      return decompressPage(kind, data, this.p.blockSize);
     } catch (err) {
       if (err instanceof PageDecodeError) {
-        return { reason: 'corrupt', detail: `the page at ${dataOffset} cannot be decoded: ${err.message}` };
+        return { reason: 'corrupt', detail: `the page at ${at} cannot be decoded: ${err.message}` };
       }
       throw err;
     }
@@ -823,10 +961,19 @@ function archFromNotes(notes: readonly Note[], wordSize: 4 | 8, le: boolean): Ar
   return candidates.find((a) => bigEndianArches.has(a.name) === !le) ?? candidates[0];
 }
 
+export interface KdumpOpenOptions {
+  /**
+   * Count the 2nd bitmap and list RAM at open when a bitmap is at most this many bytes (default
+   * 64 MiB, 2 TiB of 4 KiB pages); bigger bitmaps are counted lazily, as far as reads need.
+   */
+  eagerBitmapBytes?: number;
+}
+
 /** makedumpfile's compressed format (`KDUMP   `) and legacy `DISKDUMP`. */
 export async function openKdumpCompressed(
   source: ByteSource,
   container: 'plain' | 'flattened' = 'plain',
+  options: KdumpOpenOptions = {},
 ): Promise<Dump> {
   const name = source.name;
   const head = await source.read(0, 512);
@@ -989,21 +1136,34 @@ export async function openKdumpCompressed(
     });
   }
 
-  // --- truncation of the bitmaps
-  const truncatedBitmap = (b: Bitmap | undefined, which: string) => {
-    if (!b || b.present >= b.length) return;
+  // --- truncation of the bitmaps and of the page descriptor table (as far as the bitmaps tell)
+  const bitmapsComplete =
+    (!bitmap1 || bitmap1.present >= bitmap1.length) && bitmap2.present >= bitmap2.length;
+  const truncatedBitmap = (b: Bitmap | undefined, which: string): boolean => {
+    if (!b || b.present >= b.length) return false;
     const firstPfn = b.present * 8;
     problems.push({
       kind: 'truncated',
-      message: `the file (${fileSize} bytes) ends inside the ${which} at offset ${b.offset + b.present}: it covers pages below ${firstPfn} (physical ${hexPaddr(firstPfn, bs)}); pages from there on read as "truncated"`,
+      message:
+        b.present === 0
+          ? `the file (${fileSize} bytes) ends before the ${which} (at offset ${b.offset}): no page can be read; pages of RAM read as "truncated"`
+          : `the file (${fileSize} bytes) ends inside the ${which} at offset ${b.offset + b.present}: it covers pages below ${firstPfn} (physical ${hexPaddr(firstPfn, bs)}); pages from there on read as "truncated"`,
     });
+    return b.present === 0;
   };
-  truncatedBitmap(bitmap1, 'first bitmap');
-  if (!bitmap1 || bitmap1.present >= bitmap1.length)
-    truncatedBitmap(bitmap2, twoBitmaps ? 'second bitmap' : 'bitmap');
+  const nothingReadable =
+    truncatedBitmap(bitmap1, 'first bitmap') ||
+    ((!bitmap1 || bitmap1.present >= bitmap1.length) &&
+      truncatedBitmap(bitmap2, twoBitmaps ? 'second bitmap' : 'bitmap'));
+  if (!bitmapsComplete && !nothingReadable && descBase >= fileSize) {
+    problems.push({
+      kind: 'truncated',
+      message: `the file (${fileSize} bytes) ends before the page descriptor table (at offset ${descBase}): none of the dumped pages can be read`,
+    });
+  }
 
   // --- the rank index, RAM ranges and the descriptor table
-  const eager = neededBytes <= EAGER_BITMAP_BYTES;
+  const eager = neededBytes <= (options.eagerBitmapBytes ?? EAGER_BITMAP_BYTES);
   let ranges: PhysicalRange[];
   const details: Record<string, string | number | boolean> = {};
   const memory = new KdumpPhysicalMemory({
@@ -1034,7 +1194,9 @@ export async function openKdumpCompressed(
         }; reads there report "excluded"`,
       });
     }
-    await checkDescriptorsAndData(memory, rankIndex, dumped, descBase, fileSize, bs, problems, split);
+    if (bitmapsComplete) {
+      await checkDescriptorsAndData(memory, rankIndex, dumped, descBase, fileSize, bs, problems, split);
+    }
   } else {
     // Huge bitmaps: counted lazily as reads need them; RAM ranges only roughly known up front.
     ranges = [{ start: 0n, end: BigInt(pfnLimit) * BigInt(bs) }];
@@ -1046,7 +1208,9 @@ export async function openKdumpCompressed(
   // --- which compressions the pages use: the header's status bits and a sample of descriptors
   const used = new Set<string>();
   for (const c of COMPRESSION_BITS) if ((h.status & c.bit) !== 0) used.add(c.name);
-  const sampleCount = Math.min(DESCRIPTOR_SAMPLE, rankIndex.total ?? DESCRIPTOR_SAMPLE);
+  // (Only as many descriptors as pages are known to be dumped: past them lies page data.)
+  if (!rankIndex.complete) await rankIndex.ensure(1);
+  const sampleCount = split ? 0 : Math.min(DESCRIPTOR_SAMPLE, rankIndex.counted);
   const sample = await source.read(descBase, sampleCount * PAGE_DESC_SIZE);
   const sv = new ByteView(sample, le);
   for (let o = 0; o + PAGE_DESC_SIZE <= sample.length; o += PAGE_DESC_SIZE) {

@@ -1,7 +1,10 @@
 import type { ArchInfo } from '../arch/types';
 import { openDump } from '../dump/open';
 import type { Dump } from '../dump/types';
+import { loadKallsyms } from '../symbols/kallsyms';
 import { formatLocation, type SymbolLocation, type SymbolTable } from '../symbols/symbolTable';
+import { loadSystemMap } from '../symbols/systemMap';
+import { loadVmlinux } from '../symbols/vmlinux';
 import { KernelAddressSpace } from '../translate/addressSpace';
 import { unwind } from '../unwind';
 import { type Frame, parseKernelVersion } from '../unwind/types';
@@ -86,7 +89,8 @@ export class KernelDump {
     }
   }
 
-  private async load(_options: OpenOptions): Promise<void> {
+  private async load(options: OpenOptions): Promise<void> {
+    await this.loadSymbols(options);
     this.cpus = this.dump.prstatus.map((p) => ({
       cpu: undefined,
       noteIndex: p.noteIndex,
@@ -96,6 +100,30 @@ export class KernelDump {
       panicked: false,
     }));
     this.cpuMappingNote = 'CPU numbers are the order of the NT_PRSTATUS notes';
+  }
+
+  private async loadSymbols(options: OpenOptions): Promise<void> {
+    const ctx = { arch: this.arch.name, vmcoreinfo: this.dump.vmcoreinfo, memory: this.space };
+    // Files the user named must be right: a wrong one is an error naming the attribute, never ignored.
+    if (options.vmlinux) {
+      options.progress?.(`reading symbols from ${options.vmlinux}`);
+      this.symbols = await withAttribute('vmlinux', () => loadVmlinux(options.vmlinux!, ctx));
+      this.symbolsNote = `${this.symbols.size} symbols from vmlinux ${options.vmlinux}`;
+      return;
+    }
+    if (options.systemMap) {
+      options.progress?.(`reading symbols from ${options.systemMap}`);
+      this.symbols = await withAttribute('systemMap', () => loadSystemMap(options.systemMap!, ctx));
+      this.symbolsNote = `${this.symbols.size} symbols from System.map ${options.systemMap}`;
+      return;
+    }
+    options.progress?.('decoding the kernel symbols in the dump (kallsyms)');
+    try {
+      this.symbols = await loadKallsyms(this.space, this.dump.vmcoreinfo, { signal: options.signal });
+      this.symbolsNote = `${this.symbols.size} symbols from the kernel's own kallsyms in the dump`;
+    } catch (err) {
+      this.symbolsNote = `no symbols: the dump's kallsyms could not be read (${(err as Error).message}); give a System.map or vmlinux`;
+    }
   }
 
   /** `function+0xoffset` for an address (the return-address rule is the caller's business). */
@@ -161,5 +189,24 @@ export class KernelDump {
 
   async close(): Promise<void> {
     await this.dump.close();
+  }
+}
+
+/** An error about a file the user gave, tagged with the launch attribute that named it. */
+export class AttributeError extends Error {
+  override readonly name = 'AttributeError';
+  constructor(
+    readonly attribute: 'vmcore' | 'vmlinux' | 'systemMap',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function withAttribute<T>(attribute: AttributeError['attribute'], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new AttributeError(attribute, (err as Error).message);
   }
 }

@@ -11,6 +11,8 @@ export interface KernelSymbol {
 export interface SymbolLocation {
   symbol: KernelSymbol;
   offset: bigint;
+  /** Extent of the symbol: its size, or the distance to the next symbol when the size is unknown. */
+  extent?: bigint;
 }
 
 export type SymbolSource = 'kallsyms' | 'System.map' | 'vmlinux';
@@ -80,7 +82,7 @@ export class SymbolTable {
       limit = gap < MAX_INFERRED_SIZE ? gap : MAX_INFERRED_SIZE;
     }
     if (offset >= limit && !(offset === 0n)) return undefined;
-    return { symbol, offset };
+    return { symbol, offset, extent: limit };
   }
 }
 

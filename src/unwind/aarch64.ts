@@ -42,9 +42,10 @@ export async function unwindAarch64(
     if (lr === 0n) return { frames }; // the final record an exception entry leaves
     const pc = (lr >> 55n) & 1n ? lr | pacMask : lr & ~pacMask;
     frames.push({
+      // Frame records do not say where the caller's sp was; the record's own address is the best
+      // stack position we know for this frame.
       pc,
-      sp: fp + 16n,
-      cfa: fp + 16n,
+      sp: fp,
       registers: new Map([
         ['pc', pc],
         ['x29', nextFp],

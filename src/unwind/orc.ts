@@ -109,8 +109,26 @@ export class OrcTable {
     return BigInt.asUintN(64, this.ipBase + BigInt(i * 4) + BigInt(this.ips[i]!));
   }
 
-  /** The entry covering `ip`: the last one whose ip ≤ ip. */
-  lookup(ip: bigint): OrcEntry | undefined {
+  /**
+   * Defined entries nearest to `ip` within [low, high): the next ones after it first, then the ones
+   * before it. For an ip where ORC says "undefined" (inline asm such as crash_setup_regs), the
+   * function's state just after or before the region is the best candidate.
+   */
+  neighbours(ip: bigint, low: bigint, high: bigint, max = 4): OrcEntry[] {
+    const at = this.index(ip);
+    const out: OrcEntry[] = [];
+    for (let i = at + 1; i < this.ips.length && out.length < max / 2 && this.ipAt(i) < high; i++) {
+      const e = decodeOrcEntry(this.entries, i * 6, this.version, this.littleEndian);
+      if (e.type !== 'undefined') out.push(e);
+    }
+    for (let i = at - 1; i >= 0 && out.length < max && this.ipAt(i) >= low; i--) {
+      const e = decodeOrcEntry(this.entries, i * 6, this.version, this.littleEndian);
+      if (e.type !== 'undefined') out.push(e);
+    }
+    return out;
+  }
+
+  private index(ip: bigint): number {
     let lo = 0;
     let hi = this.ips.length - 1;
     let found = -1;
@@ -121,6 +139,12 @@ export class OrcTable {
         lo = mid + 1;
       } else hi = mid - 1;
     }
+    return found;
+  }
+
+  /** The entry covering `ip`: the last one whose ip ≤ ip. */
+  lookup(ip: bigint): OrcEntry | undefined {
+    const found = this.index(ip);
     if (found < 0) return undefined;
     return decodeOrcEntry(this.entries, found * 6, this.version, this.littleEndian);
   }

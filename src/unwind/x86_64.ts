@@ -85,16 +85,28 @@ export async function unwindX86_64(
         `0x${ip.toString(16)} is outside the kernel's built-in text (no ORC data)`,
       );
     }
-    const entry = orc.lookup(signal ? ip : ip - 1n);
-    if (!entry || entry.type === 'undefined') {
-      return withScan(ctx, frames, text, `no ORC data for ${ip.toString(16)}`);
-    }
-    if (entry.type === 'end-of-stack') return { frames };
-    let step: Step;
-    try {
-      step = await orcStep(ctx, entry, { ip, sp, bp, regs, fullRegs });
-    } catch (e) {
-      return withScan(ctx, frames, text, `unwinding stopped: ${(e as Error).message}`);
+    const lookupIp: bigint = signal ? ip : ip - 1n;
+    const entry = orc.lookup(lookupIp);
+    if (entry?.type === 'end-of-stack') return { frames };
+    const state: State = { ip, sp, bp, regs, fullRegs };
+    let step: Step | undefined;
+    let guessed = false;
+    if (entry && entry.type !== 'undefined') {
+      try {
+        step = await orcStep(ctx, entry, state);
+      } catch (e) {
+        return withScan(ctx, frames, text, `unwinding stopped: ${(e as Error).message}`);
+      }
+    } else {
+      // ORC marks some regions undefined (inline asm like crash_setup_regs, which saved these very
+      // registers). Try the function's state just after or before the region, and keep a result only
+      // if it lands on a call site: a guess, so the frame is marked unreliable.
+      const found: Guess | undefined =
+        (await guessFromNeighbours(ctx, orc, text, lookupIp, state)) ??
+        (await findCaller(ctx, text, state, lookupIp));
+      if (!found) return withScan(ctx, frames, text, `no ORC data for ${ip.toString(16)}`);
+      step = found.step;
+      guessed = !found.verified;
     }
     if (step.kind === 'call' && step.sp <= sp)
       return { frames, stopReason: 'the stack pointer did not move up (bad unwind data)' };
@@ -112,7 +124,7 @@ export async function unwindX86_64(
               ['rbp', step.bp],
             ]),
       source: step.kind === 'regs' ? 'exception' : 'orc',
-      reliable: true,
+      reliable: !guessed,
       isReturnAddress: step.kind === 'call' && !step.signal,
       userMode,
     };
@@ -131,6 +143,78 @@ export async function unwindX86_64(
     }
   }
   return { frames, stopReason: `stopped after ${MAX_FRAMES} frames` };
+}
+
+interface Guess {
+  step: Step;
+  /** The caller's call instruction targets this very function: as good as unwind data. */
+  verified: boolean;
+}
+
+async function guessFromNeighbours(
+  ctx: UnwindContext,
+  orc: OrcTable,
+  text: KernelText,
+  ip: bigint,
+  state: State,
+): Promise<Guess | undefined> {
+  const loc = ctx.symbols?.symbolize(ip);
+  if (!loc) return undefined;
+  const low = loc.symbol.address;
+  const high = low + (loc.extent ?? 0x1000n);
+  for (const candidate of orc.neighbours(ip, low, high)) {
+    if (candidate.type !== 'call') continue;
+    const step = await orcStep(ctx, candidate, state).catch(() => undefined);
+    if (step && step.sp > state.sp && text.contains(step.ip) && (await isCallSite(ctx, step.ip)))
+      return { step, verified: false };
+  }
+  return undefined;
+}
+
+/** How far up the stack we look for the caller of a function without unwind data. */
+const CALLER_SCAN_BYTES = 0x800;
+
+/**
+ * Whole functions can lack ORC (objtool leaves __crash_kexec, which inlines crash_setup_regs,
+ * undefined). Find the return address into the caller by scanning up from sp for a word that follows
+ * a `call rel32` whose target is the start of this function: the caller's frame then begins right
+ * above that word.
+ */
+async function findCaller(
+  ctx: UnwindContext,
+  text: KernelText,
+  state: State,
+  ip: bigint,
+): Promise<Guess | undefined> {
+  const fn = ctx.symbols?.symbolize(ip)?.symbol.address;
+  if (fn === undefined) return undefined;
+  const { bytes, gaps } = await ctx.memory.read(state.sp, CALLER_SCAN_BYTES);
+  const limit = gaps[0]?.offset ?? bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let off = 0; off + 8 <= limit; off += 8) {
+    const ret = view.getBigUint64(off, ctx.memory.littleEndian);
+    if (!text.contains(ret)) continue;
+    const call = await ctx.memory.read(ret - 5n, 5);
+    if (call.gaps.length > 0 || call.bytes[0] !== 0xe8) continue;
+    const rel = BigInt(new DataView(call.bytes.buffer, call.bytes.byteOffset + 1, 4).getInt32(0, true));
+    if (BigInt.asUintN(64, ret + rel) !== fn) continue;
+    const cfa = state.sp + BigInt(off) + 8n;
+    return { step: { kind: 'call', ip: ret, sp: cfa, bp: state.bp, cfa, signal: false }, verified: true };
+  }
+  return undefined;
+}
+
+/** A return address follows a call: e8 rel32 (5 bytes) or ff /2 (2-7 bytes). */
+async function isCallSite(ctx: UnwindContext, ret: bigint): Promise<boolean> {
+  const { bytes, gaps } = await ctx.memory.read(ret - 7n, 7);
+  if (gaps.length > 0) return false;
+  if (bytes[2] === 0xe8) return true;
+  for (let len = 2; len <= 7; len++) {
+    const op = bytes[7 - len];
+    const modrm = bytes[8 - len];
+    if (op === 0xff && modrm !== undefined && ((modrm >> 3) & 7) === 2) return true;
+  }
+  return false;
 }
 
 type Step =
@@ -242,18 +326,7 @@ async function withScan(
     ctx.memory,
     last.sp,
     text,
-    async (ret) => {
-      // A return address follows a call: e8 rel32 (5 bytes) or ff /2 (2-7 bytes).
-      const { bytes, gaps } = await ctx.memory.read(ret - 7n, 7);
-      if (gaps.length > 0) return false;
-      if (bytes[2] === 0xe8) return true;
-      for (let len = 2; len <= 7; len++) {
-        const op = bytes[7 - len];
-        const modrm = bytes[8 - len];
-        if (op === 0xff && modrm !== undefined && ((modrm >> 3) & 7) === 2) return true;
-      }
-      return false;
-    },
+    (ret) => isCallSite(ctx, ret),
     MAX_FRAMES - frames.length,
   );
   return { frames: [...frames, ...scanned], stopReason: reason };

@@ -30,9 +30,13 @@ export function lzo1xDecompress(input: Uint8Array, out: Uint8Array): number {
     needInput(n);
     if (op + n > outLen)
       throw new LzoError(`literal run of ${n} bytes at ${op} overflows the ${outLen}-byte output`);
-    out.set(input.subarray(ip, ip + n), op);
-    ip += n;
-    op += n;
+    if (n < 32) {
+      for (let k = 0; k < n; k++) out[op++] = input[ip++]!;
+    } else {
+      out.set(input.subarray(ip, ip + n), op);
+      ip += n;
+      op += n;
+    }
   };
   /** Lengths past a zero field: 255 per zero byte, then the next (non-zero) byte plus `base`. */
   const extendedLength = (base: number): number => {

@@ -1,0 +1,400 @@
+/**
+ * The built `vmcore` CLI (dist/cli.js) run as a child process against every real dump: registers,
+ * bytes and VMCOREINFO must equal what crash, drgn and readelf found (ground-truth.json and crash's
+ * own output); bad input must give one line on stderr and exit status 2, never a stack trace.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CorpusDump, corpus, PROJECT_ROOT, refFile, VMCORES } from '../support/corpus';
+import { ByteWriter, buildElfCore, EM, NT_PRSTATUS, pattern } from '../support/elfBuilder';
+
+const CLI = join(PROJECT_ROOT, 'dist', 'cli.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function vmcore(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The way a bad-input failure must look: exit 2, nothing on stdout, one line on stderr, no stack. */
+function expectOneLineError(r: Run, pattern: RegExp): void {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).toMatch(/^vmcore: /);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at |Error:|\.ts:\d+/);
+}
+
+function expectUsageError(r: Run, pattern: RegExp): void {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).toMatch(/^usage: vmcore /m);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+let tmp: string;
+beforeAll(() => {
+  // The global setup builds dist/; build here too when the file was run on its own.
+  if (!existsSync(CLI)) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: PROJECT_ROOT });
+  tmp = mkdtempSync(join(tmpdir(), 'vmcore-cli-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Sample {
+  vaddr: string;
+  region: string;
+  what: string;
+  bytes: string | null;
+  paddr_pagewalk?: string;
+  bytes_via_phys?: string;
+  page_in_dump?: string;
+}
+
+const unavailable = (s: Sample) => s.bytes === null || /filtered/.test(s.page_in_dump ?? '');
+
+/**
+ * Samples per dump (each is a process start, so a few): kernel text, and on the dumps that stand for
+ * their format also the direct map, a vmalloc stack and one that is not in the dump.
+ */
+function pickSamples(d: CorpusDump, all: boolean): Sample[] {
+  const samples: Sample[] = (d.truth.drgn?.memory_samples ?? []).filter((s: Sample) => s.region !== 'user');
+  const picks = [
+    samples.find((s) => s.region === 'kernel-image' && !unavailable(s)),
+    ...(all
+      ? [
+          samples.find((s) => /direct-map|linear-map/.test(s.region) && !unavailable(s)),
+          samples.find((s) => s.region === 'vmalloc' && !unavailable(s)),
+          samples.find(unavailable),
+        ]
+      : []),
+  ];
+  return picks.filter((s): s is Sample => s !== undefined);
+}
+
+/** The dumps every check runs on (one per format and arch); the others get the essential ones. */
+const THOROUGH = new Set([
+  'kdump-sysrq/vmcore.elf-d31',
+  'kdump-sysrq/vmcore.kdump-zstd',
+  'kdump-sysrq/vmcore.flat-zlib',
+  'arm64-sysrq/vmcore.elf-d31',
+  'qemu-live/vmcore.qemu-elf',
+]);
+
+/** crash's `rd` output per address, from the dump's crash-rd-NN.txt files. */
+function crashRd(d: CorpusDump): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!existsSync(d.refDir)) return out;
+  for (const f of readdirSync(d.refDir).filter((x) => /^crash-rd-\d+\.txt$/.test(x))) {
+    const text = readFileSync(join(d.refDir, f), 'utf8').trim();
+    const m = /^([0-9a-f]{16}):/.exec(text) ?? /address: ([0-9a-f]{16})/.exec(text);
+    if (m) out.set(m[1]!, text);
+  }
+  return out;
+}
+
+const dumps = corpus();
+
+it('the corpus has dumps of every format for the CLI to read', () => {
+  expect(dumps.length).toBeGreaterThanOrEqual(8);
+});
+
+describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
+  const thorough = THOROUGH.has(d.name);
+  it('info --json: format, arch, release, page size, every CPU register and VMCOREINFO key', async () => {
+    const r = await vmcore('info', d.path, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    const format = d.truth.format as string;
+    expect(info.format).toBe(format.endsWith('kdump') ? 'kdump' : 'elf');
+    expect(info.container).toBe(format.startsWith('flattened') ? 'flattened' : 'plain');
+    expect(info.arch).toBe(d.truth.arch);
+    expect(info.osrelease).toBe(d.truth.kernel.osrelease);
+    expect(info.pageSize).toBe(d.truth.kernel.pagesize);
+    expect(info.panicCpu).toBeNull();
+    expect(info.panicMessage).toBeNull();
+    expect(info.cpuNumbering).toBe('note-order');
+    expect(info.cpus).toEqual(
+      d.truth.prstatus.map((p: { pid: number; regs: Record<string, string> }, i: number) => ({
+        cpu: i,
+        pid: p.pid,
+        registers: p.regs,
+      })),
+    );
+    expect(info.vmcoreinfo).toEqual(d.truth.vmcoreinfo);
+    expect(Array.isArray(info.missing)).toBe(true);
+    if (/\.(elf-d31|kdump-|flat-)/.test(d.name)) {
+      expect(info.missing.map((m: { kind: string }) => m.kind)).toContain('excluded-pages');
+    }
+  });
+
+  it.runIf(thorough)('info: the text summary names the dump, release and each CPU', async () => {
+    const r = await vmcore('info', d.path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`RELEASE: ${d.truth.kernel.osrelease}\\n`));
+    expect(r.stdout).toMatch(new RegExp(`ARCH: ${d.truth.arch}\\n`));
+    d.truth.prstatus.forEach((p: { pid: number }, i: number) => {
+      expect(r.stdout).toMatch(
+        new RegExp(`\\n +${i} +${p.pid} +[0-9a-f]{16} +[0-9a-f]{16} +(user|kernel)\\n`),
+      );
+    });
+  });
+
+  it('regs: crash’s register block, value for value', async () => {
+    const r = await vmcore('regs', d.path);
+    expect(r.code).toBe(0);
+    const crash = refFile(d, 'crash-help-r.txt');
+    if (crash?.includes('    RIP: ')) {
+      // crash 8.0.2's `help -r` on the same dump: every line of its block appears in ours, in order.
+      for (const block of crash.trim().split(/\n\s*\n/)) {
+        const [head, ...lines] = block.split('\n');
+        const cpu = /^CPU (\d+):/.exec(head!)![1];
+        const ours = r.stdout.split(/\n\s*\n/).find((b) => b.startsWith(`CPU ${cpu}:`))!;
+        expect(ours.split('\n').slice(1, 1 + lines.length)).toEqual(lines);
+      }
+    }
+    // Every register of every CPU, whatever the arch, as `NAME: value`.
+    d.truth.prstatus.forEach((p: { regs: Record<string, string> }, i: number) => {
+      const block = r.stdout.split(/\n\s*\n/).find((b) => b.startsWith(`CPU ${i}:`))!;
+      const shown = new Map([...block.matchAll(/([A-Z0-9_]+): ([0-9a-f]+)/g)].map((m) => [m[1]!, m[2]!]));
+      for (const [name, value] of Object.entries(p.regs)) {
+        const label = name === 'eflags' && d.truth.arch === 'x86_64' ? 'RFLAGS' : name.toUpperCase();
+        expect(BigInt(`0x${shown.get(label)}`), `${name} of CPU ${i}`).toBe(BigInt(value));
+      }
+    });
+  });
+
+  it.runIf(thorough)('regs --cpu 1 --json: only that CPU', async () => {
+    const r = await vmcore('regs', d.path, '--cpu', '1', '--json');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.cpus).toEqual([{ cpu: 1, pid: d.truth.prstatus[1].pid, registers: d.truth.prstatus[1].regs }]);
+  });
+
+  it('rd: kernel virtual addresses byte-exact (text as crash prints it), unavailable bytes reported', async () => {
+    const samples = pickSamples(d, thorough);
+    expect(samples.length).toBeGreaterThanOrEqual(thorough ? 2 : 1);
+    const crash = crashRd(d);
+    const runs = await Promise.all(
+      samples.map((s) =>
+        Promise.all([
+          vmcore('rd', d.path, s.vaddr, '16', '--json'),
+          vmcore('rd', d.path, s.vaddr.replace(/^0x/, ''), '16'),
+        ]),
+      ),
+    );
+    for (const [i, s] of samples.entries()) {
+      const addr = s.vaddr.replace(/^0x/, '');
+      const [json, text] = runs[i]!;
+      const out = JSON.parse(json.stdout);
+      if (unavailable(s)) {
+        expect(json.code, s.what).toBe(1);
+        expect(out.unavailable.length, s.what).toBeGreaterThan(0);
+        expect(text.code).toBe(1);
+        expect(text.stdout, s.what).toMatch(new RegExp(`^${addr}:  \\?\\? \\?\\?`));
+        expect(text.stdout).toMatch(/\(16 bytes\): (not in the dump|excluded|not mapped)/);
+      } else {
+        expect(json.code, s.what).toBe(0);
+        expect(out).toEqual({
+          address: s.vaddr,
+          physical: false,
+          length: 16,
+          bytes: s.bytes,
+          unavailable: [],
+        });
+        expect(text.code).toBe(0);
+        const c = crash.get(addr.padStart(16, '0'));
+        if (c) expect(text.stdout.trimEnd(), s.what).toBe(c);
+        else expect(text.stdout).toMatch(new RegExp(`^${addr}:  ${s.bytes!.match(/../g)!.join(' ')}   `));
+      }
+    }
+  });
+
+  it('rd --phys: physical addresses byte-exact', async () => {
+    const s = (d.truth.drgn?.memory_samples ?? []).find(
+      (x: Sample) => x.paddr_pagewalk && x.bytes !== null && !/filtered/.test(x.page_in_dump ?? ''),
+    ) as Sample;
+    const r = await vmcore('rd', '--phys', d.path, s.paddr_pagewalk!, '16', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).bytes).toBe(s.bytes_via_phys ?? s.bytes);
+  });
+});
+
+describe('bad input: one line on stderr, exit 2', () => {
+  const real = dumps.find((d) => d.name === 'kdump-sysrq/vmcore.elf-d31')!;
+
+  it('a file that does not exist', async () => {
+    expectOneLineError(await vmcore('info', join(tmp, 'nope')), /cannot open .*nope: ENOENT \(no such file/);
+  });
+
+  it('a directory', async () => {
+    expectOneLineError(await vmcore('regs', tmp), /is a directory/);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('a file it may not read', async () => {
+    const p = join(tmp, 'secret');
+    writeFileSync(p, 'x');
+    chmodSync(p, 0);
+    expectOneLineError(await vmcore('info', p), /EACCES \(permission denied\)/);
+  });
+
+  it('a .zst or .xz of a dump', async () => {
+    expectOneLineError(
+      await vmcore('info', join(VMCORES, 'kdump-sysrq', 'vmcore.elf-d31.zst')),
+      /is a zstd-compressed file, not a dump; decompress it first: zstd -d/,
+    );
+    const xz = join(tmp, 'vmcore.xz');
+    writeFileSync(xz, Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00, 0x04, 0xe6, 0xd6, 0xb4, 0x46]));
+    expectOneLineError(
+      await vmcore('rd', xz, '0'),
+      /is a xz-compressed file, not a dump; decompress it first: xz -dk/,
+    );
+  });
+
+  it('not a dump at all', async () => {
+    const p = join(tmp, 'notes.txt');
+    writeFileSync(p, 'just some text, long enough to have a header\n');
+    expectOneLineError(await vmcore('info', p), /notes\.txt is not a crash dump/);
+    const empty = join(tmp, 'empty');
+    writeFileSync(empty, '');
+    expectOneLineError(await vmcore('info', empty), /empty is empty/);
+  });
+
+  it('a real dump cut inside its headers: says what is missing and where', async () => {
+    const p = join(tmp, 'cut-header');
+    writeFileSync(p, readFileSync(real.path).subarray(0, 40));
+    expectOneLineError(
+      await vmcore('info', p),
+      /ends before the ELF header \(64 bytes needed, 40 present\) \(at file offset 0x0\)/,
+    );
+    const q = join(tmp, 'cut-phdrs');
+    writeFileSync(q, readFileSync(real.path).subarray(0, 200));
+    expectOneLineError(
+      await vmcore('regs', q),
+      /21 program headers at offset 64 need 1176 bytes, but the file is 200 bytes \(at file offset 0x40\)/,
+    );
+  });
+
+  it('a corrupt header: names the field and its offset', async () => {
+    const bytes = Buffer.from(readFileSync(real.path).subarray(0, 4096));
+    bytes[4] = 9;
+    const p = join(tmp, 'corrupt');
+    writeFileSync(p, bytes);
+    expectOneLineError(
+      await vmcore('info', p),
+      /ELF class byte is 9, expected 1 \(ELF32\) or 2 \(ELF64\) \(at file offset 0x4\)/,
+    );
+  });
+
+  it('a dump cut inside its memory still opens: the loss is reported, the missing bytes are "??"', async () => {
+    const p = join(tmp, 'vmcore-cut');
+    writeFileSync(p, readFileSync(real.path).subarray(0, 1 << 20));
+    const info = await vmcore('info', p, '--json');
+    expect(info.code).toBe(0);
+    const parsed = JSON.parse(info.stdout);
+    expect(parsed.cpus.map((c: { pid: number }) => c.pid)).toEqual([136, 133]);
+    expect(parsed.missing.map((m: { kind: string }) => m.kind)).toContain('truncated');
+    const rd = await vmcore('rd', p, 'ffffffffbb601cb0', '16');
+    expect(rd.code).toBe(1);
+    expect(rd.stdout).toMatch(/^ffffffffbb601cb0: {2}(\?\? ){15}\?\? {3}\?{16}\n/);
+    expect(rd.stdout).toMatch(/\(16 bytes\): lost: the dump file is cut short/);
+  });
+});
+
+describe('usage', () => {
+  const real = () => dumps[0]!.path;
+
+  it('no arguments, an unknown command, an unknown option, a missing FILE', async () => {
+    expectUsageError(await vmcore(), /^usage: vmcore COMMAND/);
+    expectUsageError(await vmcore('frobnicate', 'x'), /vmcore: unknown command "frobnicate"/);
+    expectUsageError(
+      await vmcore('info', real(), '--bogus'),
+      /vmcore: unknown option --bogus\nusage: vmcore info FILE \[--json\]/,
+    );
+    expectUsageError(
+      await vmcore('regs'),
+      /vmcore: missing FILE\nusage: vmcore regs FILE \[--cpu N\] \[--json\]/,
+    );
+    expectUsageError(await vmcore('info', real(), 'extra'), /unexpected argument "extra"/);
+  });
+
+  it('bad values', async () => {
+    expectUsageError(await vmcore('rd', real(), 'xyz'), /ADDRESS must be a hexadecimal address, not "xyz"/);
+    expectUsageError(await vmcore('rd', real(), '0x1000', '0'), /LENGTH must be a number of bytes from 1 to/);
+    expectUsageError(await vmcore('rd', real(), '0x1000', '99999999999'), /LENGTH must be/);
+    expectUsageError(await vmcore('regs', real(), '--cpu', 'two'), /--cpu must be a number, not "two"/);
+    expectUsageError(
+      await vmcore('regs', real(), '--cpu', '5'),
+      /has no registers for CPU 5 \(CPUs with saved registers: 0-1\)/,
+    );
+  });
+
+  it('--help lists every command; COMMAND --help shows its arguments', async () => {
+    const all = await vmcore('--help');
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^usage: vmcore COMMAND FILE/);
+    for (const c of ['info', 'regs', 'rd']) expect(all.stdout).toMatch(new RegExp(`\\n  ${c} +\\S`));
+    const rd = await vmcore('rd', '--help');
+    expect(rd.code).toBe(0);
+    expect(rd.stdout).toMatch(/^usage: vmcore rd FILE ADDRESS \[LENGTH\] \[--phys\] \[--json\]/);
+    expect(rd.stdout).toMatch(/-p, --phys +ADDRESS is physical/);
+    expect((await vmcore('help', 'regs')).stdout).toMatch(/^usage: vmcore regs FILE \[--cpu N\] \[--json\]/);
+    expect((await vmcore('--version')).stdout).toMatch(/^vmcore \d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('synthetic dumps of other architectures', () => {
+  it('regs of a big-endian s390x core: the program counter and general registers', async () => {
+    // struct elf_prstatus on s390x: pr_pid at 32, pr_reg at 112: psw.mask, psw.addr, gprs[16]…
+    const w = new ByteWriter(false);
+    w.reserve(336);
+    w.u32(32, 4321);
+    w.u64(112, 0x0705_0001_8000_0000n); // PSW with the problem-state (user) bit 0x0001000000000000
+    w.u64(120, 0x0000_0000_0012_3456n);
+    for (let i = 0; i < 16; i++) w.u64(128 + i * 8, 0x1000n + BigInt(i));
+    const elf = buildElfCore({
+      class: 64,
+      littleEndian: false,
+      machine: EM.s390,
+      segments: [
+        { kind: 'note', notes: [{ name: 'CORE', type: NT_PRSTATUS, desc: w.result() }] },
+        { kind: 'load', paddr: 0n, data: pattern(64, 5) },
+      ],
+    });
+    const p = join(tmp, 's390x.vmcore');
+    writeFileSync(p, elf.bytes);
+    const r = await vmcore('regs', p);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^CPU 0: {2}PID: 4321 {2}\(user mode\)\n {4}PSW_ADDR: 0000000000123456 +R14: 000000000000100e +R15: 000000000000100f\n/,
+    );
+    expect(r.stdout).toMatch(/PSW_MASK: 0705000180000000/);
+    const rd = await vmcore('rd', '--phys', p, '0', '64', '--json');
+    expect(JSON.parse(rd.stdout).bytes).toBe(Buffer.from(pattern(64, 5)).toString('hex'));
+    const info = JSON.parse((await vmcore('info', p, '--json')).stdout);
+    expect(info).toMatchObject({ arch: 's390x', osrelease: null, pageSize: 4096 });
+    expect(info.missing.map((m: { kind: string }) => m.kind)).toEqual(['no-vmcoreinfo']);
+  });
+});
