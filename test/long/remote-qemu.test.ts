@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDump } from '../../src/dump/open';
-import type { Dump } from '../../src/dump/types';
+import { findPanicMessage, formatKernelLog, panicCpuFromLog, readKernelLog } from '../../src/kernel/dmesg';
 import { type CliIo, targetCommand } from '../../src/remote/cli/target';
 import { loadKallsyms } from '../../src/symbols/kallsyms';
 import { formatLocation } from '../../src/symbols/symbolTable';
@@ -35,21 +35,6 @@ function captureIo(): CliIo & { stdout: string; stderr: string } {
 
 const HOST = 'kdump-guest';
 const timings: Record<string, number> = {};
-
-/** The printk ring buffer's text area, read through VMCOREINFO (SYMBOL(prb) and the ring offsets). */
-async function printkText(dump: Dump, space: KernelAddressSpace): Promise<string> {
-  const vi = dump.vmcoreinfo!;
-  const u64 = async (a: bigint) => Buffer.from((await space.read(a, 8)).bytes).readBigUInt64LE(0);
-  const prb = await u64(vi.symbol('prb')!);
-  const ring = prb + BigInt(vi.offset('printk_ringbuffer.text_data_ring')!);
-  const bits = Buffer.from(
-    (await space.read(ring + BigInt(vi.offset('prb_data_ring.size_bits')!), 4)).bytes,
-  ).readUInt32LE(0);
-  const data = await u64(ring + BigInt(vi.offset('prb_data_ring.data')!));
-  const r = await space.read(data, 1 << bits);
-  expect(r.gaps).toEqual([]);
-  return Buffer.from(r.bytes).toString('latin1');
-}
 
 describe('remote kdump end to end on a QEMU guest', () => {
   let guest: RunningGuest;
@@ -201,9 +186,19 @@ describe('remote kdump end to end on a QEMU guest', () => {
       expect(regs.get('rsp')! >= 0xffff800000000000n).toBe(true); // kernel half: the task's kernel stack
       expect(regs.get('cs')! & 3n).toBe(0n); // ring 0
       expect(dump.prstatus[crashing]!.pid).toBeGreaterThan(0); // the shell that wrote to sysrq-trigger
-      const log = await printkText(dump, space);
-      expect(log).toContain('sysrq: Trigger a crash');
-      expect(log).toContain('Kernel panic - not syncing: sysrq triggered crash');
+      // the kernel log read from the dump by the project's reader, as makedumpfile --dump-dmesg prints it
+      const log = await readKernelLog(space, dump.vmcoreinfo);
+      expect(log.format).toBe('lockless');
+      expect(findPanicMessage(log)?.message).toBe('Kernel panic - not syncing: sysrq triggered crash');
+      const lines = formatKernelLog(log);
+      expect(lines.some((l) => l.endsWith('sysrq: Trigger a crash'))).toBe(true);
+      // the log agrees with the dmesg file the capture kernel saved beside the dump
+      const saved = readFileSync(localDump.replace(/dump\.([0-9]+)$/, 'dmesg.$1'), 'utf8');
+      const panicLine = lines.find((l) => l.includes('Kernel panic - not syncing'))!;
+      expect(saved).toContain(panicLine);
+      // and names the same CPU whose registers are in __crash_kexec
+      const cpuFromLog = panicCpuFromLog(log);
+      expect(cpuFromLog).toBeDefined();
     } finally {
       await dump.close();
     }

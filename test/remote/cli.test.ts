@@ -178,6 +178,24 @@ describe.skipIf(SSHD === undefined)('vmcore target against a real sshd', () => {
     expect(c.stderr).toMatch(/no capture kernel is loaded|no memory is reserved/);
   });
 
+  it('is wired into the built vmcore CLI (dist/cli.js target …)', () => {
+    const cli = join(__dirname, '../../dist/cli.js');
+    const out = execFileSync(
+      process.execPath,
+      [cli, 'target', 'status', 'testhost', '--json', '--ssh-config', sshd.config],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const [me] = JSON.parse(out) as { host: string; reachable: boolean; bootId: string }[];
+    expect(me).toMatchObject({ host: 'testhost', reachable: true });
+    expect(me!.bootId).toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    expect(execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })).toMatch(
+      /^ {2}target {2}remote kdump over SSH/m,
+    );
+  });
+
   it('usage errors exit 2', async () => {
     const io = captureIo();
     expect(await targetCommand(['status'], io)).toBe(2);
