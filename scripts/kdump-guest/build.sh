@@ -22,12 +22,14 @@ cd "$CACHE"
 KPKG=${KDUMP_GUEST_KERNEL_PKG:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')}
 [ -n "$KPKG" ] || { echo "cannot find the kernel package linux-image-amd64 depends on (run apt-get update?)" >&2; exit 1; }
 KVER=${KPKG#linux-image-}
-B=$CACHE/build-$KVER
+# bump when the guest layout changes (the cache is keyed on it)
+GUEST_LAYOUT=3
+B=$CACHE/build-$KVER-v$GUEST_LAYOUT
 if [ -f "$B/done" ]; then echo "$B"; exit 0; fi
 
-TOOLS="kexec-tools makedumpfile dropbear-bin openssh-sftp-server busybox-static"
+TOOLS="kexec-tools makedumpfile dropbear-bin openssh-sftp-server busybox-static sudo libpam-modules"
 LIBS=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
-	--no-enhances --no-pre-depends $TOOLS | grep -E '^lib' | sort -u | grep -vE '^(libc6|libgcc-s1|libperl|libpam|libsemanage|libselinux|libsepol|libaudit|libdebian-installer|libnewt|libslang|libtextwrap|libgdbm|libdb5|libreadline|libtinfo|libcap-ng)' | tr '\n' ' ')
+	--no-enhances $TOOLS | grep -E '^lib' | sort -u | grep -vE '^(libc6|libgcc-s1|libperl|libsemanage|libsepol|libdebian-installer|libnewt|libslang|libtextwrap|libgdbm|libreadline|libtinfo|libpam-modules-bin|libpam-runtime)' | tr '\n' ' ')
 (cd debs && apt-get download $KPKG $TOOLS $LIBS >/dev/null 2>&1) || (cd debs && apt-get download $KPKG $TOOLS $LIBS)
 
 rm -rf "$B.tmp"; mkdir -p "$B.tmp"; T=$B.tmp
@@ -38,7 +40,7 @@ for pkg in $KPKG $TOOLS $LIBS; do
 	[ -n "$deb" ] || { echo "missing download for $pkg" >&2; exit 1; }
 	dpkg-deb -x "$deb" "$STAGE"
 done
-LIBPATH=$STAGE/usr/lib/x86_64-linux-gnu:$STAGE/lib/x86_64-linux-gnu
+LIBPATH=$STAGE/usr/lib/x86_64-linux-gnu:$STAGE/lib/x86_64-linux-gnu:$STAGE/usr/libexec/sudo
 
 BASE=$T/root-base
 EXTRA=$T/root-extra
@@ -120,6 +122,28 @@ mkdir -p "$EXTRA"/etc/dropbear "$EXTRA"/root/.ssh
 install -m 600 "$T"/ssh/dropbear_ed25519_host_key "$EXTRA"/etc/dropbear/
 install -m 600 "$T"/ssh/id_ed25519.pub "$EXTRA"/root/.ssh/authorized_keys
 chmod 700 "$EXTRA"/root/.ssh
+# two non-root users for the sudo paths: kdd (sudo with a password) and kdn (sudo NOPASSWD);
+# both log in with the same client key; the password of kdd is in ssh/kdd-password
+copy_bin "$STAGE"/usr/bin/sudo "$EXTRA" /usr/bin/sudo
+chmod 4755 "$EXTRA"/usr/bin/sudo
+for so in "$STAGE"/usr/libexec/sudo/*.so*; do copy_bin "$so" "$EXTRA" "${so#"$STAGE"}"; done
+for m in pam_unix.so pam_permit.so pam_deny.so; do
+	copy_bin "$STAGE"/lib/x86_64-linux-gnu/security/$m "$EXTRA" /usr/lib/x86_64-linux-gnu/security/$m
+done
+mkdir -p "$EXTRA"/etc/pam.d "$EXTRA"/home/kdd/.ssh "$EXTRA"/home/kdn/.ssh
+printf 'auth required pam_unix.so\naccount required pam_unix.so\nsession required pam_permit.so\n' > "$EXTRA"/etc/pam.d/sudo
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' > "$EXTRA"/etc/pam.d/other
+printf 'Defaults env_reset\nDefaults !lecture\nroot ALL=(ALL:ALL) ALL\nkdd ALL=(ALL:ALL) ALL\nkdn ALL=(ALL:ALL) NOPASSWD: ALL\n' > "$EXTRA"/etc/sudoers
+chmod 440 "$EXTRA"/etc/sudoers
+printf 'Set disable_coredump false\n' > "$EXTRA"/etc/sudo.conf
+head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$T"/ssh/kdd-password
+HASH=$(openssl passwd -6 -stdin < "$T"/ssh/kdd-password)
+printf 'root:x:0:0:root:/root:/bin/sh\nkdd:x:1000:1000:kdd:/home/kdd:/bin/sh\nkdn:x:1001:1001:kdn:/home/kdn:/bin/sh\n' > "$EXTRA"/etc/passwd
+printf 'root:*:19000:0:99999:7:::\nkdd:%s:19000:0:99999:7:::\nkdn:*:19000:0:99999:7:::\n' "$HASH" > "$EXTRA"/etc/shadow
+chmod 600 "$EXTRA"/etc/shadow
+printf 'root:x:0:\ntty:x:5:\nkdd:x:1000:\nkdn:x:1001:\n' > "$EXTRA"/etc/group
+printf '127.0.0.1 localhost\n127.0.1.1 kdump-guest\n' > "$EXTRA"/etc/hosts
+for u in kdd kdn; do install -m 600 "$T"/ssh/id_ed25519.pub "$EXTRA"/home/$u/.ssh/authorized_keys; done
 # ld.so.cache over the union of both layers
 rm -rf "$T/union"; cp -a "$BASE" "$T/union"; cp -a "$EXTRA"/. "$T/union"/
 ldconfig -r "$T/union"; cp "$T/union"/etc/ld.so.cache "$EXTRA"/etc/ld.so.cache; rm -rf "$T/union"

@@ -41,6 +41,12 @@ export class PlanRefused extends Error {
   }
 }
 
+/** A tool by the absolute path the probe found (sudo and non-root PATHs often lack sbin), else by name. */
+function tool(state: TargetState, name: string): string {
+  const p = state.tools[name];
+  return p?.startsWith('/') ? p : name;
+}
+
 function step(argv: string[], why: string, root = true, timeoutMs?: number): PlannedCommand {
   const s: PlannedCommand = { argv, root, why, display: (root ? 'as root: ' : '') + shJoin(argv) };
   if (timeoutMs !== undefined) s.timeoutMs = timeoutMs;
@@ -155,19 +161,25 @@ export function planReservation(state: TargetState, value: string, options: Rese
       if (!tools.kdumpctl)
         throw new PlanRefused(state.host, ['"default" needs kdumpctl on this host; give a size instead']);
       steps.push(
-        step(['kdumpctl', 'reset-crashkernel', '--kernel=ALL'], "set every boot entry to kdumpctl's default"),
+        step(
+          [tool(state, 'kdumpctl'), 'reset-crashkernel', '--kernel=ALL'],
+          "set every boot entry to kdumpctl's default",
+        ),
       );
     } else {
       steps.push(
         step(
-          ['grubby', '--update-kernel=ALL', '--remove-args=crashkernel'],
+          [tool(state, 'grubby'), '--update-kernel=ALL', '--remove-args=crashkernel'],
           'drop the old crashkernel= from every entry',
         ),
-        step(['grubby', '--update-kernel=ALL', `--args=${text}`], `add ${text} to every boot entry`),
+        step(
+          [tool(state, 'grubby'), '--update-kernel=ALL', `--args=${text}`],
+          `add ${text} to every boot entry`,
+        ),
       );
     }
     if (state.arch === 's390x') steps.push(step(['zipl'], 'write the s390x boot record'));
-    steps.push(step(['grubby', '--info=ALL'], 're-read the boot entries to verify', true));
+    steps.push(step([tool(state, 'grubby'), '--info=ALL'], 're-read the boot entries to verify', true));
   } else if (state.flavour === 'suse') {
     if (text === undefined) {
       steps.push(
@@ -184,7 +196,7 @@ export function planReservation(state: TargetState, value: string, options: Rese
         ),
       );
     }
-    steps.push(step(['kdumptool', 'commandline', '-u'], 'write it to the boot loader (pbl)'));
+    steps.push(step([tool(state, 'kdumptool'), 'commandline', '-u'], 'write it to the boot loader (pbl)'));
   } else if (tools['update-grub'] || tools['grub-mkconfig'] || tools['grub2-mkconfig'] || grubConfigured) {
     const dropin = state.flavour === 'kdump-tools' ? DEBIAN_DROPIN : OWN_DROPIN;
     const v = text ?? (state.flavour === 'kdump-tools' ? 'crashkernel=384M-:128M' : undefined);
@@ -208,13 +220,26 @@ export function planReservation(state: TargetState, value: string, options: Rese
         `write ${dropin} (backup kept, atomic rename)`,
       ),
     );
-    if (tools['update-grub']) steps.push(step(['update-grub'], 'regenerate grub.cfg', true, 300_000));
+    if (tools['update-grub'])
+      steps.push(step([tool(state, 'update-grub')], 'regenerate grub.cfg', true, 300_000));
     else if (tools['grub2-mkconfig'])
       steps.push(
-        step(['grub2-mkconfig', '-o', '/boot/grub2/grub.cfg'], 'regenerate grub.cfg', true, 300_000),
+        step(
+          [tool(state, 'grub2-mkconfig'), '-o', '/boot/grub2/grub.cfg'],
+          'regenerate grub.cfg',
+          true,
+          300_000,
+        ),
       );
     else if (tools['grub-mkconfig'])
-      steps.push(step(['grub-mkconfig', '-o', '/boot/grub/grub.cfg'], 'regenerate grub.cfg', true, 300_000));
+      steps.push(
+        step(
+          [tool(state, 'grub-mkconfig'), '-o', '/boot/grub/grub.cfg'],
+          'regenerate grub.cfg',
+          true,
+          300_000,
+        ),
+      );
     else warnings.push('no grub-mkconfig/update-grub found: regenerate the boot loader config yourself');
   } else {
     throw new PlanRefused(state.host, [
@@ -302,7 +327,7 @@ export function planLoad(state: TargetState, cmdline: string, options: LoadOptio
     case 'kdumpctl':
       steps.push(
         step(
-          ['kdumpctl', 'restart'],
+          [tool(state, 'kdumpctl'), 'restart'],
           'load the capture kernel with kdumpctl (rebuilds the kdump initrd if needed)',
           true,
           600_000,
@@ -312,7 +337,7 @@ export function planLoad(state: TargetState, cmdline: string, options: LoadOptio
     case 'kdump-tools':
       steps.push(
         step(
-          ['kdump-config', state.captureLoaded ? 'reload' : 'load'],
+          [tool(state, 'kdump-config'), state.captureLoaded ? 'reload' : 'load'],
           'load the capture kernel with kdump-tools',
           true,
           600_000,
@@ -322,7 +347,7 @@ export function planLoad(state: TargetState, cmdline: string, options: LoadOptio
     case 'suse':
       steps.push(
         step(
-          ['systemctl', 'restart', 'kdump.service'],
+          [tool(state, 'systemctl'), 'restart', 'kdump.service'],
           'load the capture kernel with the kdump service',
           true,
           600_000,
@@ -348,7 +373,7 @@ export function planLoad(state: TargetState, cmdline: string, options: LoadOptio
         ]);
       }
       const append = options.append ?? captureAppend(state, cmdline);
-      const argv = ['kexec', '-p'];
+      const argv = [tool(state, 'kexec'), '-p'];
       if (needsFileLoad(state)) {
         argv.push('-s');
         warnings.push(
@@ -381,14 +406,17 @@ export function planUnload(state: TargetState): Plan {
   const steps: PlannedCommand[] = [];
   switch (state.flavour) {
     case 'kdumpctl':
-      steps.push(step(['kdumpctl', 'stop'], 'unload the capture kernel with kdumpctl'));
+      steps.push(step([tool(state, 'kdumpctl'), 'stop'], 'unload the capture kernel with kdumpctl'));
       break;
     case 'kdump-tools':
-      steps.push(step(['kdump-config', 'unload'], 'unload the capture kernel with kdump-tools'));
+      steps.push(step([tool(state, 'kdump-config'), 'unload'], 'unload the capture kernel with kdump-tools'));
       break;
     case 'suse':
       steps.push(
-        step(['systemctl', 'stop', 'kdump.service'], 'unload the capture kernel (stop the kdump service)'),
+        step(
+          [tool(state, 'systemctl'), 'stop', 'kdump.service'],
+          'unload the capture kernel (stop the kdump service)',
+        ),
       );
       break;
     case 'none': {
@@ -396,7 +424,9 @@ export function planUnload(state: TargetState): Plan {
         throw new PlanRefused(state.host, ['kexec is not installed (package kexec-tools)']);
       steps.push(
         step(
-          needsFileLoad(state) ? ['kexec', '-s', '-p', '-u'] : ['kexec', '-p', '-u'],
+          needsFileLoad(state)
+            ? [tool(state, 'kexec'), '-s', '-p', '-u']
+            : [tool(state, 'kexec'), '-p', '-u'],
           'unload the capture kernel',
         ),
       );

@@ -66,6 +66,8 @@ const TOOLS = [
 ];
 
 export const PROBE_SCRIPT = `
+# non-root users (and sudo without secure_path) often lack the sbin directories
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin; export PATH
 s() { printf '\\n@@kdd %s\\n' "$1"; }
 f() { for p in "$@"; do if [ -f "$p" ] && [ -r "$p" ]; then s "file $p"; cat -- "$p" 2>/dev/null; fi; done; }
 s id; id -u; id -un 2>/dev/null
@@ -283,7 +285,8 @@ export function parseProbe(host: string, out: string, root: RootAccess | 'unknow
     arch,
     os: os.PRETTY_NAME ?? os.NAME,
     bootId: file('/proc/sys/kernel/random/boot_id')?.trim(),
-    root: user === 'root' || lines('id')[0] === '0' ? 'root' : root,
+    // the access mode the caller found (a probe run through sudo also sees uid 0)
+    root: root === 'unknown' && (user === 'root' || lines('id')[0] === '0') ? 'root' : root,
     flavour,
     tools,
     crashkernelCmdline,

@@ -39,8 +39,8 @@ const timings: Record<string, number> = {};
 describe('remote kdump end to end on a QEMU guest', () => {
   let guest: RunningGuest;
   let cfg: string[];
-  const run = async (...args: string[]) => {
-    const io = captureIo();
+  const run = async (...args: string[]) => runWith(captureIo(), ...args);
+  const runWith = async (io: ReturnType<typeof captureIo>, ...args: string[]) => {
     const code = await targetCommand([...args, '--ssh-config', guest.sshConfig], io);
     return { code, ...io };
   };
@@ -111,14 +111,67 @@ describe('remote kdump end to end on a QEMU guest', () => {
     const load = await run('load', HOST, '--initrd', initrd);
     timings.loadSeconds = (Date.now() - t) / 1000;
     expect(load.code, load.stderr).toBe(0);
-    expect(load.stdout).toContain(`kexec -p /boot/vmlinuz-${guest.build.kver} --initrd=${initrd}`);
+    expect(load.stdout).toContain(`/usr/sbin/kexec -p /boot/vmlinuz-${guest.build.kver} --initrd=${initrd}`);
     expect(load.stdout).toContain(`${HOST}: ok (1)`);
     expect((await status()).captureLoaded).toBe(true);
     const unload = await run('unload', HOST);
     expect(unload.code, unload.stderr).toBe(0);
-    expect(unload.stdout).toContain('kexec -p -u');
+    expect(unload.stdout).toContain('/usr/sbin/kexec -p -u');
     expect((await status()).captureLoaded).toBe(false);
     expect((await run('load', HOST, '--initrd', initrd)).code).toBe(0);
+    expect((await status()).captureLoaded).toBe(true);
+  });
+
+  it('works as non-root users: sudo NOPASSWD, sudo with a password (on stdin), a wrong password', async () => {
+    // kdn: sudo -n works, so the probe runs as root (real iomem addresses)
+    const kdn = await run('status', 'kdump-guest-kdn', '--json');
+    expect(kdn.code, kdn.stderr).toBe(0);
+    const [s1] = JSON.parse(kdn.stdout) as Record<string, unknown>[];
+    expect(s1).toMatchObject({ root: 'sudo', captureLoaded: true, reservedRanges: before.reservedRanges });
+    // kdd without anyone to ask for the password: read as the user; /proc/iomem hides the addresses
+    const kddNoPw = await run('status', 'kdump-guest-kdd', '--json');
+    const [s2] = JSON.parse(kddNoPw.stdout) as Record<string, unknown>[];
+    expect(s2).toMatchObject({
+      root: 'sudo-password',
+      reservedRanges: null,
+      reservedBytes: 192 * 1024 * 1024,
+    });
+    // kdd with the password asked once per command: root work through sudo -S
+    const asked: string[] = [];
+    const withPassword = (pw: string) => {
+      const io = captureIo();
+      return Object.assign(io, {
+        askSecret: async (prompt: string) => {
+          asked.push(prompt);
+          return pw;
+        },
+      });
+    };
+    const unload = await runWith(withPassword(guest.build.kddPassword), 'unload', 'kdump-guest-kdd');
+    expect(unload.code, unload.stderr).toBe(0);
+    expect(asked).toEqual(['sudo password for kdump-guest-kdd']);
+    expect((await status()).captureLoaded).toBe(false);
+    const initrd = `/boot/initrd-capture.img-${guest.build.kver}`;
+    const load = await runWith(
+      withPassword(guest.build.kddPassword),
+      'load',
+      'kdump-guest-kdd',
+      '--initrd',
+      initrd,
+    );
+    expect(load.code, load.stderr).toBe(0);
+    const [s3] = JSON.parse(
+      (await runWith(withPassword(guest.build.kddPassword), 'status', 'kdump-guest-kdd', '--json')).stdout,
+    ) as Record<string, unknown>[];
+    expect(s3).toMatchObject({
+      root: 'sudo-password',
+      captureLoaded: true,
+      reservedRanges: before.reservedRanges,
+    });
+    // a wrong password: refused with a clear message, nothing changed
+    const wrong = await runWith(withPassword('not-the-password'), 'unload', 'kdump-guest-kdd');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/sudo password was not accepted/);
     expect((await status()).captureLoaded).toBe(true);
   });
 

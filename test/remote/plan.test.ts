@@ -165,7 +165,7 @@ describe('planners', () => {
     const plan = planLoad(guest(), GUEST_CMDLINE, { initrd: '/boot/initrd-capture.img-6.1.0-56-amd64' });
     expect(plan.steps.map((s) => s.argv)).toEqual([
       [
-        'kexec',
+        '/usr/sbin/kexec',
         '-p',
         '/boot/vmlinuz-6.1.0-56-amd64',
         '--initrd=/boot/initrd-capture.img-6.1.0-56-amd64',
@@ -174,7 +174,7 @@ describe('planners', () => {
       ['cat', '/sys/kernel/kexec_crash_loaded'],
     ]);
     expect(plan.steps[0]!.display).toBe(
-      "as root: kexec -p /boot/vmlinuz-6.1.0-56-amd64 --initrd=/boot/initrd-capture.img-6.1.0-56-amd64 '--append=console=ttyS0 kdt.autoload=0 kdt.dumpargs=-c,-d,31 reset_devices nr_cpus=1 irqpoll usbcore.nousb panic=10'",
+      "as root: /usr/sbin/kexec -p /boot/vmlinuz-6.1.0-56-amd64 --initrd=/boot/initrd-capture.img-6.1.0-56-amd64 '--append=console=ttyS0 kdt.autoload=0 kdt.dumpargs=-c,-d,31 reset_devices nr_cpus=1 irqpoll usbcore.nousb panic=10'",
     );
     expect(plan.warnings).toContain('kernel.panic=0: a failed capture would leave the host hung');
   });
@@ -188,11 +188,11 @@ describe('planners', () => {
   it('adds -s under lockdown', () => {
     const s = { ...guest(), lockdown: 'integrity' as const };
     expect(planLoad(s, GUEST_CMDLINE, { initrd: '/x' }).steps[0]!.argv.slice(0, 3)).toEqual([
-      'kexec',
+      '/usr/sbin/kexec',
       '-p',
       '-s',
     ]);
-    expect(planUnload(s).steps[0]!.argv).toEqual(['kexec', '-s', '-p', '-u']);
+    expect(planUnload(s).steps[0]!.argv).toEqual(['/usr/sbin/kexec', '-s', '-p', '-u']);
   });
 
   it('uses the distro tools where they exist', () => {
@@ -201,11 +201,11 @@ describe('planners', () => {
     expect(() => planLoad(deb, '')).toThrow(/no memory is reserved/);
     const rhel = parseProbe('rhel9', rhelOut, 'sudo');
     expect(planLoad(rhel, '').steps.map((s) => s.argv)).toEqual([
-      ['kdumpctl', 'restart'],
+      ['/usr/bin/kdumpctl', 'restart'],
       ['cat', '/sys/kernel/kexec_crash_loaded'],
     ]);
-    expect(planUnload(rhel).steps[0]!.argv).toEqual(['kdumpctl', 'stop']);
-    expect(planUnload(deb).steps[0]!.argv).toEqual(['kdump-config', 'unload']);
+    expect(planUnload(rhel).steps[0]!.argv).toEqual(['/usr/bin/kdumpctl', 'stop']);
+    expect(planUnload(deb).steps[0]!.argv).toEqual(['/usr/sbin/kdump-config', 'unload']);
   });
 
   it('plans a reservation change per boot stack', () => {
@@ -214,7 +214,7 @@ describe('planners', () => {
     expect(p.after).toBe('reboot');
     expect(p.steps.map((s) => (s.argv[0] === 'sh' ? s.argv[4] : s.argv[0]))).toEqual([
       '/etc/default/grub.d/kdump-tools.cfg',
-      'update-grub',
+      '/usr/sbin/update-grub',
     ]);
     expect(p.steps[0]!.argv[5]).toBe(
       '# written by kdump-debug 20261122T080000; the previous file is kept as /etc/default/grub.d/kdump-tools.cfg.kdump-debug.bak-20261122T080000\nGRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT crashkernel=256M"\n',
@@ -222,11 +222,11 @@ describe('planners', () => {
     const rhel = parseProbe('rhel9', rhelOut, 'sudo');
     expect(planReservation(rhel, 'default', { stamp: 'S' }).steps.map((s) => s.argv.slice(0, 2))).toEqual([
       ['sh', '-c'],
-      ['kdumpctl', 'reset-crashkernel'],
-      ['grubby', '--info=ALL'],
+      ['/usr/bin/kdumpctl', 'reset-crashkernel'],
+      ['/usr/sbin/grubby', '--info=ALL'],
     ]);
     expect(planReservation(rhel, '512M,high 72M,low', { stamp: 'S' }).steps[2]!.argv).toEqual([
-      'grubby',
+      '/usr/sbin/grubby',
       '--update-kernel=ALL',
       '--args=crashkernel=512M,high crashkernel=72M,low',
     ]);

@@ -14,6 +14,8 @@ export const PROJECT_ROOT = resolve(__dirname, '../..');
 export interface GuestBuild {
   dir: string;
   kver: string;
+  /** sudo password of the guest user kdd. */
+  kddPassword: string;
 }
 
 /** Build (or reuse from ~/.cache/kdump-debug/guest) the guest from Debian packages. */
@@ -24,7 +26,11 @@ export function buildGuest(): GuestBuild {
     timeout: 15 * 60_000,
   });
   const dir = out.trim().split('\n').pop()!;
-  return { dir, kver: readFileSync(join(dir, 'kver'), 'utf8').trim() };
+  return {
+    dir,
+    kver: readFileSync(join(dir, 'kver'), 'utf8').trim(),
+    kddPassword: readFileSync(join(dir, 'ssh/kdd-password'), 'utf8').trim(),
+  };
 }
 
 export interface RunningGuest {
@@ -61,6 +67,18 @@ export async function startGuest(
       `  UserKnownHostsFile ${join(state, 'known_hosts')}`,
       '  GlobalKnownHostsFile /dev/null',
       '  StrictHostKeyChecking yes',
+      // non-root users of the guest: kdd needs its password for sudo, kdn has sudo NOPASSWD
+      ...['kdd', 'kdn'].flatMap((u) => [
+        `Host kdump-guest-${u}`,
+        '  HostName 127.0.0.1',
+        `  Port ${port}`,
+        `  User ${u}`,
+        `  IdentityFile ${join(build.dir, 'ssh/id_ed25519')}`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${join(state, 'known_hosts')}`,
+        '  GlobalKnownHostsFile /dev/null',
+        '  StrictHostKeyChecking yes',
+      ]),
       '',
     ].join('\n'),
   );
