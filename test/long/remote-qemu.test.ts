@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDump } from '../../src/dump/open';
 import { findPanicMessage, formatKernelLog, panicCpuFromLog, readKernelLog } from '../../src/kernel/dmesg';
 import { type CliIo, targetCommand } from '../../src/remote/cli/target';
+import { SshSession } from '../../src/remote/ssh';
 import { loadKallsyms } from '../../src/symbols/kallsyms';
 import { formatLocation } from '../../src/symbols/symbolTable';
 import { KernelAddressSpace } from '../../src/translate/addressSpace';
@@ -103,6 +104,58 @@ describe('remote kdump end to end on a QEMU guest', () => {
     const c = await run('crash', HOST, '--confirm', HOST, '--force');
     expect(c.code).toBe(1);
     expect(c.stderr).toMatch(/no capture kernel is loaded/);
+  });
+
+  it('changes crashkernel= in a grub defaults file atomically, with a backup, and re-reads it', async () => {
+    // give the guest a Debian-style /etc/default/grub (it boots without a boot loader)
+    const root = new SshSession(HOST, {
+      configFile: guest.sshConfig,
+      controlDir: mkdtempSync(join(tmpdir(), 'kdd-cm-')),
+    });
+    try {
+      const w = await root.run([
+        'sh',
+        '-c',
+        'mkdir -p /etc/default && printf "%s\\n" "GRUB_DEFAULT=0" "GRUB_CMDLINE_LINUX_DEFAULT=\\"quiet\\"" "GRUB_CMDLINE_LINUX=\\"\\"" > /etc/default/grub',
+      ]);
+      expect(w.code, w.stderr).toBe(0);
+      const s0 = await status();
+      expect(s0).toMatchObject({
+        crashkernelBootloader: '',
+        bootloaderSource: '/etc/default/grub',
+        rebootPending: true,
+      });
+      const r1 = await run('reserve', HOST, '192M');
+      expect(r1.code, r1.stderr).toBe(0);
+      expect(r1.stdout).toContain('write /etc/default/grub.d/kdump-debug.cfg (backup kept, atomic rename)');
+      expect(r1.stdout).toContain(
+        'next boot: crashkernel=192M (from /etc/default/grub.d/kdump-debug.cfg); running: crashkernel=192M',
+      );
+      expect((await status()).rebootPending).toBe(false);
+      const r2 = await run('reserve', HOST, '2G-64G:256M,64G-:512M');
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(r2.stdout).toContain('reboot the host for it to take effect');
+      const s2 = await status();
+      expect(s2).toMatchObject({
+        crashkernelBootloader: 'crashkernel=2G-64G:256M,64G-:512M',
+        rebootPending: true,
+      });
+      const files = await root.run([
+        'sh',
+        '-c',
+        'cd /etc/default/grub.d && ls -A && cat kdump-debug.cfg.kdump-debug.bak-*',
+      ]);
+      expect(files.stdout).toMatch(/^kdump-debug\.cfg\nkdump-debug\.cfg\.kdump-debug\.bak-[0-9T]+\n/);
+      expect(files.stdout).toContain('crashkernel=192M"'); // the backup holds the previous value
+      expect(files.stdout).not.toMatch(/\.kdump-debug\.[A-Za-z0-9]{6}\n/); // no temp file left
+      const bad = await run('reserve', HOST, '256M$(reboot)');
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/not a size/);
+      // put it back so the rest of the test sees no pending reboot
+      await root.run(['rm', '-rf', '/etc/default']);
+    } finally {
+      await root.disconnect();
+    }
   });
 
   it('loads, unloads and reloads the capture kernel with kexec -p', async () => {

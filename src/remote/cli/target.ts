@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { validateReservation } from '../crashkernel';
 import { fetchFile } from '../fetch';
 import { forEachHost, newDumps, probeWithRoot, readBootId, waitForNewBoot } from '../ops';
 import type { DumpFile } from '../parsers';
@@ -265,17 +266,47 @@ async function unload(args: string[], io: CliIo): Promise<number> {
 }
 
 async function reserve(args: string[], io: CliIo): Promise<number> {
-  const p0 = parseArgs(args, [...COMMON_VALUED, '--concurrency'], [...COMMON_BOOL, '--dry-run']);
-  if (p0.positional.length !== 2)
+  const p = parseArgs(args, [...COMMON_VALUED], [...COMMON_BOOL, '--dry-run']);
+  if (p.positional.length !== 2) {
     throw new UsageError(
       'reserve takes one HOST and one VALUE (e.g. 256M, 2G-64G:256M,64G-:512M, or default)',
     );
-  const [host, value] = p0.positional as [string, string];
-  const rest = args.filter((a) => a !== value);
-  const { code } = await runPlanned(rest, io, [], [], (state) => planReservation(state, value));
-  if (code === 0 && !p0.flags.has('--dry-run'))
-    io.out(`${host}: reboot the host for the new reservation to take effect\n`);
-  return code;
+  }
+  const [host, value] = p.positional as [string, string];
+  const want = value === 'default' ? undefined : validateReservation(value).text;
+  const s = sessionFor(host, p, io);
+  try {
+    const state = await readState(s, p, io);
+    if (!state.reachable) throw new Error(`${host}: unreachable: ${state.error}`);
+    const plan = planReservation(state, value);
+    io.out(`${formatPlan(plan)}\n`);
+    if (p.flags.has('--dry-run')) return 0;
+    const done = await executePlan(s, plan, {
+      signal: io.signal,
+      onStep: (i, st) => io.err(`${host}: [${i + 1}/${plan.steps.length}] ${st.why}\n`),
+    });
+    for (const r of done) if (r.stdout.trim()) io.err(r.stdout);
+    // re-read the boot configuration: the change must be there
+    const after = await readState(s, p, io);
+    if (want !== undefined && after.crashkernelBootloader !== want) {
+      io.err(
+        `${host}: after the change the boot configuration says "${after.crashkernelBootloader}", not "${want}"\n`,
+      );
+      return 1;
+    }
+    io.out(
+      `${host}: next boot: ${after.crashkernelBootloader} (from ${after.bootloaderSource}); running: ${after.crashkernelCmdline || 'none'}${after.rebootPending ? '; reboot the host for it to take effect' : ''}\n`,
+    );
+    return 0;
+  } catch (e) {
+    if (e instanceof PlanRefused) {
+      io.err(`${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    await s.disconnect();
+  }
 }
 
 async function crash(args: string[], io: CliIo): Promise<number> {
