@@ -47,7 +47,7 @@ export async function waitForNewBoot(
   const t0 = Date.now();
   const timeout = options.timeoutMs ?? 15 * 60_000;
   let attempts = 0;
-  let delay = options.firstDelayMs ?? 5_000;
+  let delay = options.firstDelayMs ?? 3_000;
   const sleep = (ms: number) =>
     new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, ms);
@@ -97,7 +97,7 @@ export async function waitForNewBoot(
         `${runner.host}: no new boot after ${Math.round(seconds)} s (last: ${last}${detail ? `: ${detail}` : ''}). The capture kernel may have hung: check the console or BMC.`,
       );
     }
-    delay = Math.min(delay * 1.5, 10_000);
+    delay = Math.min(delay * 1.5, 5_000);
   }
 }
 

@@ -360,11 +360,11 @@ export class SshSession implements CommandRunner {
         });
       }
       child.stdin!.on('error', () => undefined);
-      const input =
-        (opts.extraStdin ?? '') +
-        (opts.stdin === undefined ? '' : Buffer.from(opts.stdin).toString('latin1'));
       if (opts.extraStdin !== undefined || opts.stdin !== undefined) {
-        child.stdin!.end(Buffer.from(input, 'latin1'));
+        const parts: Buffer[] = [];
+        if (opts.extraStdin !== undefined) parts.push(Buffer.from(opts.extraStdin, 'utf8'));
+        if (opts.stdin !== undefined) parts.push(Buffer.from(opts.stdin));
+        child.stdin!.end(Buffer.concat(parts));
       } else child.stdin!.end();
       child.on('error', (e) => {
         clearTimeout(timer);

@@ -88,6 +88,8 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     expect(r).toMatchObject({ code: 7, stderr: 'oops\n' });
     const c = await s.run(['sha256sum'], { stdin: 'hello\n' });
     expect(c.stdout.split(' ')[0]).toBe(createHash('sha256').update('hello\n').digest('hex'));
+    const u = await s.run(['sha256sum'], { stdin: 'pässwörd ✓\n' });
+    expect(u.stdout.split(' ')[0]).toBe(createHash('sha256').update(Buffer.from('pässwörd ✓\n', 'utf8')).digest('hex'));
   });
 
   it('accepts ssh:// URLs and refuses option-like hosts', async () => {
