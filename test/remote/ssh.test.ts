@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AskpassPrompt, AskpassServer } from '../../src/remote/askpass';
 import { fetchFile } from '../../src/remote/fetch';
+import { waitForNewBoot } from '../../src/remote/ops';
 import { probeTarget } from '../../src/remote/probe';
 import { shScript } from '../../src/remote/quote';
 import { listConfigHosts, parseHostSpec, SshError, SshSession } from '../../src/remote/ssh';
@@ -89,7 +90,9 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     const c = await s.run(['sha256sum'], { stdin: 'hello\n' });
     expect(c.stdout.split(' ')[0]).toBe(createHash('sha256').update('hello\n').digest('hex'));
     const u = await s.run(['sha256sum'], { stdin: 'pässwörd ✓\n' });
-    expect(u.stdout.split(' ')[0]).toBe(createHash('sha256').update(Buffer.from('pässwörd ✓\n', 'utf8')).digest('hex'));
+    expect(u.stdout.split(' ')[0]).toBe(
+      createHash('sha256').update(Buffer.from('pässwörd ✓\n', 'utf8')).digest('hex'),
+    );
   });
 
   it('accepts ssh:// URLs and refuses option-like hosts', async () => {
@@ -292,6 +295,37 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     expect(state.root).toBe('root');
   });
 
+  it('stops waiting for a reboot when cancelled, and sees an unchanged boot as not rebooted', async () => {
+    const s = session('testhost');
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const seen: string[] = [];
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const err = await waitForNewBoot(s, bootId, {
+      signal: ac.signal,
+      firstDelayMs: 100,
+      onProgress: (p) => {
+        seen.push(p.last);
+        if (p.attempts >= 2) ac.abort();
+      },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(seen).toEqual(['same-boot', 'same-boot']);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+
+  it('lists hosts of an ssh config with its Includes, skipping patterns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kdd-cfg-'));
+    mkdirSync(join(dir, 'conf.d'));
+    writeFileSync(
+      join(dir, 'config'),
+      `Include ${join(dir, 'conf.d')}/*.conf\nHost lab1 lab2\n  User root\nHost *.example !bad\n  User x\n`,
+    );
+    writeFileSync(join(dir, 'conf.d', 'a.conf'), 'Host fleet-a\n  HostName 10.0.0.1\n');
+    writeFileSync(join(dir, 'conf.d', 'b.conf'), 'Match host foo\n  User y\nHost fleet-b\n');
+    expect(await listConfigHosts(join(dir, 'config'))).toEqual(['fleet-a', 'fleet-b', 'lab1', 'lab2']);
+  });
+
   it('reports an unreachable host as such', async () => {
     sshd.addHost(`Host closedport\n  HostName 127.0.0.1\n  Port 1\n  User root\n`);
     const state = await probeTarget(session('closedport'), { root: false });
@@ -299,6 +333,3 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     expect(state.error).toMatch(/cannot connect: .*Connection refused/);
   });
 });
-
-// keep mkdirSync referenced for future fixtures
-void mkdirSync;
