@@ -1,22 +1,23 @@
 /**
- * Fetch a file (a vmcore) over the SSH connection: streamed with `tail -c +N` (as root when needed),
- * with progress, cancellation and resume. The data goes to NAME.part; NAME.part.json remembers the
+ * Fetch a file (a vmcore) over the SSH connection: `cat` (`tail -c +N` to resume), as root when
+ * needed, written by ssh straight into the file, with progress, cancellation and resume. The data goes to NAME.part; NAME.part.json remembers the
  * remote size and mtime so a resume never splices two different files. Only after the sha256 of the
  * local copy equals the remote `sha256sum` is NAME.part renamed to NAME. A dump whose name says
  * "incomplete" is refused unless asked for explicitly, and then keeps that name.
  */
 import { createHash } from 'node:crypto';
 import {
+  closeSync,
   createReadStream,
-  createWriteStream,
   existsSync,
+  fstatSync,
+  openSync,
   readFileSync,
   renameSync,
   statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { Transform } from 'node:stream';
 import { isIncompleteName } from './parsers';
 import { CommandError, type CommandRunner } from './runner';
 
@@ -127,7 +128,7 @@ export async function fetchFile(
   let lastReport = 0;
   const report = (phase: FetchProgress['phase'], force = false) => {
     const now = Date.now();
-    if (!force && now - lastReport < 200) return;
+    if (!force && now - lastReport < 100) return;
     lastReport = now;
     const secs = Math.max((now - t0) / 1000, 0.001);
     options.onProgress?.({
@@ -140,34 +141,32 @@ export async function fetchFile(
   };
 
   if (offset < info.size) {
-    const out = createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
+    // ssh writes the bytes straight into the .part file; progress is its size, polled
+    const fd = openSync(part, offset > 0 ? 'a' : 'w');
+    const poll = setInterval(() => {
+      try {
+        bytes = fstatSync(fd).size;
         report('download');
-        cb(null, chunk);
-      },
-    });
-    const done = new Promise<void>((resolve, reject) => {
-      out.on('finish', resolve);
-      out.on('error', reject);
-    });
-    counter.pipe(out);
+      } catch {
+        // closed
+      }
+    }, 50);
     let r: Awaited<ReturnType<CommandRunner['run']>>;
     try {
-      r = await runner.run(['tail', '-c', `+${offset + 1}`, '--', remotePath], {
-        root,
-        signal: options.signal,
-        stdoutTo: counter,
-      });
+      // cat for a fresh fetch (fastest), tail -c +N to resume; both in busybox and coreutils
+      const argv =
+        offset === 0 ? ['cat', '--', remotePath] : ['tail', '-c', `+${offset + 1}`, '--', remotePath];
+      r = await runner.run(argv, { root, signal: options.signal, stdoutFd: fd });
     } finally {
-      counter.end();
-      await done.catch(() => undefined);
+      clearInterval(poll);
+      bytes = fstatSync(fd).size;
+      closeSync(fd);
     }
+    report('download', true);
     if (r.code !== 0)
       throw new CommandError(
         runner.host,
-        ['tail', remotePath],
+        ['cat', remotePath],
         r,
         `streaming ${remotePath} (kept ${part} to resume)`,
       );

@@ -14,8 +14,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Kill the command after this many milliseconds (the result then has `timedOut`). */
   timeoutMs?: number;
-  /** Stream standard output here (with back-pressure) instead of collecting it; `stdout` stays ''. */
-  stdoutTo?: NodeJS.WritableStream;
+  /**
+   * Write standard output straight into this open file descriptor (the transport's process writes
+   * it; no copy through JavaScript) instead of collecting it; `stdout` stays ''.
+   */
+  stdoutFd?: number;
 }
 
 export interface RunResult {

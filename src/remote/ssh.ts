@@ -10,7 +10,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { AskpassServer } from './askpass';
 import { shJoin } from './quote';
 import type { CommandRunner, RunOptions, RunResult } from './runner';
@@ -318,7 +317,7 @@ export class SshSession implements CommandRunner {
       try {
         child = spawn(this.options.sshPath ?? 'ssh', args, {
           env,
-          stdio: ['pipe', 'pipe', 'pipe'],
+          stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'],
           detached: false,
         });
       } catch (e) {
@@ -347,13 +346,7 @@ export class SshSession implements CommandRunner {
       child.stderr!.on('data', (d: string) => {
         stderr += d;
       });
-      let piping: Promise<void> = Promise.resolve();
-      if (opts.stdoutTo) {
-        piping = pipeline(child.stdout!, opts.stdoutTo, { end: false }).catch((e: Error) => {
-          stderr += `\nlocal write failed: ${e.message}`;
-          kill();
-        });
-      } else {
+      if (opts.stdoutFd === undefined) {
         child.stdout!.setEncoding('utf8');
         child.stdout!.on('data', (d: string) => {
           stdout += d;
@@ -382,15 +375,13 @@ export class SshSession implements CommandRunner {
       child.on('close', (code) => {
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
-        void piping.then(() => {
-          if (aborted) {
-            const err = new Error(`${this.host}: cancelled`);
-            err.name = 'AbortError';
-            reject(err);
-            return;
-          }
-          resolve({ code: timedOut ? null : code, stdout, stderr, timedOut });
-        });
+        if (aborted) {
+          const err = new Error(`${this.host}: cancelled`);
+          err.name = 'AbortError';
+          reject(err);
+          return;
+        }
+        resolve({ code: timedOut ? null : code, stdout, stderr, timedOut });
       });
     });
   }

@@ -59,10 +59,10 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     const sockets = readdirSync(controlDir);
     expect(sockets).toHaveLength(1);
     expect(sockets[0]).toMatch(/^[0-9a-f]{40}$/);
-    const t0 = Date.now();
+    const logins = () => (sshd.log().match(/Accepted publickey for root/g) ?? []).length;
+    const before = logins();
     for (let i = 0; i < 5; i++) expect((await s.run(['true'])).code).toBe(0);
-    const perCommand = (Date.now() - t0) / 5;
-    expect(perCommand).toBeLessThan(500); // multiplexed: no new handshake per command
+    expect(logins()).toBe(before); // multiplexed over the master: no new login per command
     expect(readdirSync(controlDir)).toEqual(sockets);
     expect(await s.rootMode()).toBe('root');
   });
@@ -211,7 +211,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
   it('fetches a file killed halfway, resumes from the .part and verifies sha256', async () => {
     const remoteDir = mkdtempSync(join(tmpdir(), 'kdd-remote-'));
     const src = join(remoteDir, 'dump.202611220805');
-    const size = 48 * 1024 * 1024 + 12345;
+    const size = 128 * 1024 * 1024 + 12345;
     const fd = openSync(src, 'w');
     for (let off = 0; off < size; off += 1 << 20) writeSync(fd, randomBytes(Math.min(1 << 20, size - off)));
     closeSync(fd);
@@ -225,7 +225,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
       root: true,
       signal: ac.signal,
       onProgress: (p) => {
-        if (p.bytes > 16 * 1024 * 1024) ac.abort();
+        if (p.phase === 'download' && p.bytes > 16 * 1024 * 1024) ac.abort();
       },
     }).catch((e) => e);
     expect(first.name).toBe('AbortError');
@@ -243,7 +243,8 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
       resumedFrom: partSize,
       complete: true,
     });
-    expect(progress[0]).toBeGreaterThan(partSize);
+    expect(progress[0]).toBeGreaterThanOrEqual(partSize); // counting starts at the resume point
+    expect(progress[progress.length - 1]).toBe(size);
     expect(createHash('sha256').update(readFileSync(dest)).digest('hex')).toBe(want);
     expect(readdirSync(outDir)).toEqual(['dump.202611220805']);
   });
