@@ -72,6 +72,7 @@ describe('state-source parsers', () => {
 
   it('handles quoting in shell-variable files', () => {
     const { vars } = evalShellAssignments([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
       { path: 'x', text: 'A=\'single $X\'\nexport B="b \\"q\\" ${A}"\nC=bare#x\n# D=comment\nE=$(uname)\n' },
     ]);
     expect(vars.get('A')).toBe('single $X');

@@ -16,6 +16,7 @@ export const HOSTILE = [
   '--help',
   '*',
   '~root',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
   '$HOME ${PATH}',
   'back\\slash\\',
   '!history',
