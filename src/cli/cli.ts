@@ -6,6 +6,7 @@
 
 import { version } from '../../package.json';
 import { DumpError } from '../dump/errors';
+import { AttributeError } from '../kernel/kernelDump';
 import { parseArgs, UsageError, usageLine } from './args';
 import { COMMANDS, findCommand } from './commands';
 import { type Command, EXIT } from './commands/types';
@@ -110,6 +111,12 @@ export async function runCli(argv: readonly string[], io: CliIO, env = process.e
     }
     if (err instanceof DumpError) {
       io.err(`${PROGRAM}: ${explainErrno(err.message)}\n`);
+      return EXIT.BAD_INPUT;
+    }
+    if (err instanceof AttributeError) {
+      // A --system-map or --vmlinux that is missing, unreadable or not for this kernel.
+      const option = err.attribute === 'systemMap' ? '--system-map' : `--${err.attribute}`;
+      io.err(`${PROGRAM}: ${option}: ${explainErrno(err.message).replace(/\s*\n\s*/g, ' ')}\n`);
       return EXIT.BAD_INPUT;
     }
     const e = err instanceof Error ? err : new Error(String(err));

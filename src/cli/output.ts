@@ -18,23 +18,30 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? '0x' + v.toString(16) : v), 2)}\n`;
 }
 
-/** How CPUs are numbered until the kernel layer maps notes to CPU ids. */
-export const CPU_NUMBERING = 'note-order';
+/** What `cpu` means when the kernel layer could not map notes to CPUs. */
 export const CPU_NUMBERING_NOTE =
-  'CPU numbers are the order of the NT_PRSTATUS notes (offline or unresponsive CPUs have none), not yet the kernel CPU ids';
+  'CPU numbers are the order of the NT_PRSTATUS notes (offline or unresponsive CPUs have none), not the kernel CPU ids';
 
 export interface CpuJson {
+  /** The kernel's CPU number, or the note index when cpuNumbering is "note-order". */
   cpu: number;
+  noteIndex: number;
   pid: number;
+  comm?: string;
+  panicked: boolean;
   registers: Record<string, string>;
 }
 
-export function cpuJson(p: PrStatus, arch: ArchInfo): CpuJson {
-  return {
-    cpu: p.noteIndex,
-    pid: p.pid,
-    registers: Object.fromEntries([...p.registers].map(([k, v]) => [k, hexWord(v, arch.wordSize)])),
-  };
+export function cpuJson(
+  p: PrStatus,
+  arch: ArchInfo,
+  cpu: number,
+  extra: { comm?: string; panicked: boolean },
+): CpuJson {
+  const out: CpuJson = { cpu, noteIndex: p.noteIndex, pid: p.pid, panicked: extra.panicked, registers: {} };
+  if (extra.comm !== undefined) out.comm = extra.comm;
+  out.registers = Object.fromEntries([...p.registers].map(([k, v]) => [k, hexWord(v, arch.wordSize)]));
+  return out;
 }
 
 /** One register of a display row: the register's name, its label and how many hex digits to show. */

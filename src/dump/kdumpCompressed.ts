@@ -325,8 +325,9 @@ function pop32(v: number): number {
   return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
 
-/** Set bits in bytes[from, to). */
+/** Set bits in bytes[from, to) (`to` clamped to the bytes there are). */
 function popcount(bytes: Uint8Array, from: number, to: number): number {
+  to = Math.min(to, bytes.length);
   let n = 0;
   let i = from;
   while (i < to && ((bytes.byteOffset + i) & 3) !== 0) n += POP8[bytes[i++]!]!;
@@ -370,16 +371,6 @@ class Bitmap {
   read(from: number, length: number): Promise<Uint8Array> {
     return this.source.read(this.offset + from, length);
   }
-
-  /** The bit of `pfn`, or undefined when the file ends before it. */
-  async bit(pfn: number): Promise<number | undefined> {
-    const byte = Math.floor(pfn / 8);
-    if (byte >= this.present) return undefined;
-    const k = Math.floor(byte / CHUNK_BYTES);
-    const c = await this.chunk(k);
-    const b = c[byte - k * CHUNK_BYTES];
-    return b === undefined ? undefined : (b >> (pfn & 7)) & 1;
-  }
 }
 
 /**
@@ -391,10 +382,15 @@ class RankIndex {
   /** Chunks whose count is known: counts[0..built] are valid. */
   private built = 0;
   private building: Promise<void> | undefined;
-  readonly totalChunks: number;
+  private chunksInFile: number;
 
   constructor(private readonly bitmap: Bitmap) {
-    this.totalChunks = Math.ceil(bitmap.present / CHUNK_BYTES);
+    this.chunksInFile = Math.ceil(bitmap.present / CHUNK_BYTES);
+  }
+
+  /** Chunks of the bitmap the file holds. */
+  get totalChunks(): number {
+    return this.chunksInFile;
   }
 
   get complete(): boolean {
@@ -419,7 +415,7 @@ class RankIndex {
     const chunks = Math.ceil(bytes.length / CHUNK_BYTES);
     if (chunks === 0) {
       // The file is shorter than it said when the index was set up; nothing further can be counted.
-      (this as { totalChunks: number }).totalChunks = this.built;
+      this.chunksInFile = this.built;
       return;
     }
     if (this.counts.length < startChunk + chunks + 1) {
@@ -456,7 +452,7 @@ class RankIndex {
     const chunk = await this.bitmap.chunk(k);
     const within = pfn - k * CHUNK_BITS;
     const byte = within >> 3;
-    return this.counts[k]! + popcount(chunk, 0, byte) + POP8[chunk[byte]! & ((1 << (within & 7)) - 1)]!;
+    return this.counts[k]! + popcount(chunk, 0, byte) + POP8[(chunk[byte] ?? 0) & ((1 << (within & 7)) - 1)]!;
   }
 
   /** The pfn whose rank is `rank` (index complete, rank < total). */
@@ -634,6 +630,19 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
 
   /** Pages [first, first+count): each one's bytes, or why they are not available. */
   async pages(first: number, count: number): Promise<(Uint8Array | Unavailable)[]> {
+    if (!Number.isSafeInteger(first) || first < 0 || !Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`bad page range ${first}+${count}`);
+    }
+    if (first + count > this.p.pfnLimit) {
+      // Pages beyond the dump's last page, then the ones below it.
+      const inside = Math.max(0, this.p.pfnLimit - first);
+      const beyond: Unavailable = {
+        reason: 'not-in-dump',
+        detail: 'beyond the last page of the dump (max_mapnr)',
+      };
+      const head = inside > 0 ? await this.pages(first, inside) : [];
+      return [...head, ...new Array<Unavailable>(count - inside).fill(beyond)];
+    }
     const out: (Uint8Array | Unavailable | undefined)[] = new Array(count);
     let missing = false;
     for (let i = 0; i < count; i++) {
@@ -1006,11 +1015,11 @@ export async function openKdumpCompressed(
         : unameArch?.name === 'arm'
           ? [SUB_32_PADDED, SUB_32_PACKED]
           : [SUB_32_PACKED, SUB_32_PADDED];
-    const want = subHeaderBytes(candidates[0]!, version);
     const bytes = await source.read(bs, Math.max(...candidates.map((l) => subHeaderBytes(l, version))));
     const readings = candidates.map((l) => readSubHeader(bytes, le, l, version));
     sub = readings.find((s) => subHeaderPlausible(s, h)) ?? readings[0]!;
-    if (bytes.length < subHeaderBytes(sub.layout, version)) {
+    const want = subHeaderBytes(sub.layout, version);
+    if (bytes.length < want) {
       problems.push({
         kind: 'truncated',
         message: `the file ends inside the kdump sub-header at offset ${bs} (${bytes.length} of ${want} bytes): ${

@@ -8,6 +8,8 @@ import { loadVmlinux } from '../symbols/vmlinux';
 import { KernelAddressSpace } from '../translate/addressSpace';
 import { unwind } from '../unwind';
 import { type Frame, parseKernelVersion } from '../unwind/types';
+import { mapNotesToCpus, readPanicCpu } from './cpus';
+import { findPanicMessage, formatKernelLog, type KernelLog, readKernelLog, recordText } from './dmesg';
 
 export interface OpenOptions {
   /** vmlinux ELF (with or without DWARF) for symbols. */
@@ -53,7 +55,12 @@ export class KernelDump {
   cpus: CpuInfo[] = [];
   cpuMappingNote: string | undefined;
   panicCpu: number | undefined;
+  panicCpuNote: string | undefined;
   panicMessage: string | undefined;
+  private log: KernelLog | undefined;
+  private logProblem: string | undefined;
+  private logLines: string[] | undefined;
+  private panicRecord: number | undefined;
   private readonly backtraces = new Map<number, Promise<Backtrace>>();
 
   private constructor(
@@ -99,7 +106,66 @@ export class KernelDump {
       userMode: this.arch.isUserMode(p.registers),
       panicked: false,
     }));
-    this.cpuMappingNote = 'CPU numbers are the order of the NT_PRSTATUS notes';
+    options.progress?.('reading the kernel log');
+    await this.loadLog(options.signal);
+    await this.findCpus();
+  }
+
+  private async loadLog(signal?: AbortSignal): Promise<void> {
+    try {
+      this.log = await readKernelLog(this.space, this.dump.vmcoreinfo, { signal });
+    } catch (err) {
+      this.logProblem = `the kernel log cannot be read: ${(err as Error).message}`;
+      return;
+    }
+    const panic = findPanicMessage(this.log);
+    this.panicMessage = panic?.message;
+    this.panicRecord = panic?.record;
+  }
+
+  /** Real CPU numbers, the panicking CPU, and the panicking task's name from the log. */
+  private async findCpus(): Promise<void> {
+    const mapping = await mapNotesToCpus(
+      { arch: this.arch.name, vmcoreinfo: this.dump.vmcoreinfo, prstatus: this.dump.prstatus },
+      this.space,
+      this.symbols,
+    );
+    mapping.cpus.forEach((cpu, i) => {
+      if (this.cpus[i]) this.cpus[i].cpu = cpu;
+    });
+    this.cpuMappingNote = mapping.note;
+    const online = this.log ? onlineCpusFromLog(this.log) : undefined;
+    if (mapping.method === 'unknown' && online !== undefined && online === this.cpus.length) {
+      // Notes come in CPU order, skipping only CPUs that were offline or did not answer: when the
+      // log says exactly as many CPUs came up as there are notes, note i is CPU i.
+      this.cpus.forEach((c, i) => {
+        c.cpu = i;
+      });
+      this.cpuMappingNote = `CPU numbers from the kernel log: ${online} CPUs were brought up and every one saved registers (${mapping.note})`;
+    }
+    const fromVariable = await readPanicCpu(this.space, this.symbols);
+    // The dump_stack() header after the panic line: "CPU: 0 PID: 136 Comm: sh ...".
+    const header =
+      this.log && this.panicRecord !== undefined ? panicHeader(this.log, this.panicRecord) : undefined;
+    if (fromVariable.cpu !== undefined && fromVariable.cpu >= 0) this.panicCpu = fromVariable.cpu;
+    else if (fromVariable.cpu === undefined && header) this.panicCpu = header.cpu;
+    this.panicCpuNote =
+      fromVariable.cpu === undefined && header
+        ? `from the kernel log (${fromVariable.note})`
+        : fromVariable.note;
+    let panicked = this.panicCpu !== undefined ? this.cpus.find((c) => c.cpu === this.panicCpu) : undefined;
+    if (!panicked && header) {
+      // CPU numbers unknown: the note whose pid is the panicking task's is the panicking CPU.
+      const byPid = this.cpus.filter((c) => c.pid === header.pid);
+      if (byPid.length === 1) {
+        panicked = byPid[0]!;
+        panicked.cpu ??= header.cpu;
+      }
+    }
+    if (panicked && this.panicMessage) {
+      panicked.panicked = true;
+      if (header && header.pid === panicked.pid) panicked.comm = header.comm;
+    }
   }
 
   private async loadSymbols(options: OpenOptions): Promise<void> {
@@ -166,9 +232,21 @@ export class KernelDump {
     return { frames, stopReason: result.stopReason };
   }
 
-  /** The kernel log, one line per record line. */
+  /** The kernel log as makedumpfile --dump-dmesg prints it. */
   async kernelLog(_signal?: AbortSignal): Promise<string[]> {
-    throw new Error('the kernel log is not available for this dump');
+    if (!this.log) throw new Error(this.logProblem ?? 'the kernel log is not available for this dump');
+    this.logLines ??= formatKernelLog(this.log, { style: 'makedumpfile' });
+    return this.logLines;
+  }
+
+  /** Time since boot of the last log record: the uptime when the kernel stopped. */
+  get uptimeNs(): bigint | undefined {
+    const records = this.log?.records ?? [];
+    for (let i = records.length - 1; i >= 0; i--) {
+      const t = records[i]!.timestampNs;
+      if (t !== undefined) return t;
+    }
+    return undefined;
   }
 
   /** Facts for `sys` and the Crash scope. */
@@ -179,11 +257,14 @@ export class KernelDump {
       CPUS: String(this.cpus.length),
     };
     if (this.crashTime) info.DATE = this.crashTime.toUTCString();
+    const up = this.uptimeNs;
+    if (up !== undefined) info.UPTIME = `${formatDuration(up)} (at the last kernel log record)`;
     if (this.osRelease) info.RELEASE = this.osRelease;
     info.MACHINE = this.arch.name;
     info.SYMBOLS = this.symbolsNote;
     if (this.panicMessage) info.PANIC = `"${this.panicMessage}"`;
     if (this.panicCpu !== undefined) info['PANIC CPU'] = String(this.panicCpu);
+    if (this.cpuMappingNote) info['CPU NUMBERS'] = this.cpuMappingNote;
     return info;
   }
 
@@ -209,4 +290,30 @@ async function withAttribute<T>(attribute: AttributeError['attribute'], fn: () =
   } catch (err) {
     throw new AttributeError(attribute, (err as Error).message);
   }
+}
+
+/** The `CPU: N PID: P Comm: C` line dump_stack() prints right after a panic or oops line. */
+function panicHeader(log: KernelLog, from: number): { cpu: number; pid: number; comm: string } | undefined {
+  for (let i = from; i < Math.min(log.records.length, from + 40); i++) {
+    const m = /CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)/.exec(recordText(log.records[i]!));
+    if (m) return { cpu: Number(m[1]), pid: Number(m[2]), comm: m[3]! };
+  }
+  return undefined;
+}
+
+/** `smp: Brought up 1 node, 2 CPUs`: how many CPUs came online at boot. */
+function onlineCpusFromLog(log: KernelLog): number | undefined {
+  for (const r of log.records) {
+    const m = /smp: Brought up \d+ nodes?, (\d+) CPUs?/.exec(recordText(r));
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+function formatDuration(ns: bigint): string {
+  const total = Number(ns / 1_000_000_000n);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  return [h, m, sec].map((v) => String(v).padStart(2, '0')).join(':');
 }

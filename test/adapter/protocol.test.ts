@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpus, PROJECT_ROOT } from '../support/corpus';
+import { corpus, logFile, PROJECT_ROOT, refFile } from '../support/corpus';
 import { launchDump, startAdapter, VSCODE_CLIENT } from '../support/dapClient';
 
 const hex16 = (v: string) => '0x' + BigInt(v).toString(16).padStart(16, '0');
@@ -27,15 +27,61 @@ describe.each(corpus().map((d) => [d.name, d] as const))('%s', (_name, ref) => {
     await dc?.stop();
   });
 
-  it('stops once with every thread stopped', () => {
+  it('stops once, on the panicking CPU with the panic message', () => {
     expect(stopped.body.allThreadsStopped).toBe(true);
-    expect(['exception', 'pause']).toContain(stopped.body.reason);
+    const panic = ref.truth.crash_summary.panic_message;
+    if (panic) {
+      expect(stopped.body.reason).toBe('exception');
+      expect(stopped.body.description).toBe(panic);
+      const thread = threads.find((t) => t.id === stopped.body.threadId)!;
+      expect(thread.name).toBe(
+        `CPU ${ref.truth.crash_summary.panic_cpu} · pid ${ref.truth.crash_summary.crashed_pid} · ${ref.truth.crash_summary.crashed_comm}`,
+      );
+    } else {
+      expect(stopped.body.reason).toBe('pause');
+    }
+  });
+
+  it('exceptionInfo gives the panic message, the CPU and where it stopped', async () => {
+    const panic = ref.truth.crash_summary.panic_message;
+    if (!panic) return;
+    const r = await dc.send('exceptionInfo', { threadId: stopped.body.threadId });
+    expect(r.body.exceptionId).toBe('panic');
+    expect(r.body.details.message).toBe(panic);
+    const top = ref.truth.drgn.crashing_cpu_stack_trace[0];
+    expect(r.body.description).toContain(`CPU ${ref.truth.crash_summary.panic_cpu}`);
+    expect(r.body.description).toContain(`${top.symbol}+${top.symbol_offset}`);
+  });
+
+  it('log in the Debug Console is the kernel log, line for line', async () => {
+    const r = await dc.evaluateRequest({ expression: 'log', context: 'repl' });
+    // makedumpfile --dump-dmesg where the scenario has it, else crash's `log` of the same dump.
+    const reference = logFile(ref, 'dmesg.txt') ?? refFile(ref, 'crash-log.txt')!;
+    expect(r.body.result + '\n').toBe(reference);
+    const tail = await dc.evaluateRequest({ expression: 'log -n 3', context: 'repl' });
+    expect(tail.body.result).toBe(reference.trimEnd().split('\n').slice(-3).join('\n'));
+  });
+
+  it('bt in the Debug Console agrees with the reference backtrace', async () => {
+    const trace = ref.truth.drgn?.crashing_cpu_stack_trace ?? [];
+    if (trace.length === 0) return;
+    const r = await dc.evaluateRequest({
+      expression: 'bt',
+      context: 'repl',
+      frameId: ((stopped.body.threadId ?? 1) << 10) | 0,
+    });
+    for (const f of trace.filter(
+      (x: { inline: boolean; symbol?: string }) =>
+        !x.inline && x.symbol && !x.symbol.startsWith('entry_SYSCALL'),
+    )) {
+      expect(r.body.result).toContain(`${f.symbol}+${f.symbol_offset}`);
+    }
   });
 
   it('has one thread per CPU that saved registers, in order, named by CPU and pid', () => {
     expect(threads.map((t) => t.id)).toEqual(ref.truth.prstatus.map((_: unknown, i: number) => i + 1));
     threads.forEach((t, i) => {
-      expect(t.name).toMatch(/^CPU /);
+      expect(t.name).toMatch(/^CPU \d+ · /);
       const pid = ref.truth.prstatus[i].pid;
       expect(t.name).toContain(pid === 0 ? 'idle' : `pid ${pid}`);
     });

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CorpusDump, corpus, PROJECT_ROOT, refFile, VMCORES } from '../support/corpus';
+import { type CorpusDump, corpus, PROJECT_ROOT, refFile, systemMapFor, VMCORES } from '../support/corpus';
 import { ByteWriter, buildElfCore, EM, NT_PRSTATUS, pattern } from '../support/elfBuilder';
 
 const CLI = join(PROJECT_ROOT, 'dist', 'cli.js');
@@ -70,6 +70,13 @@ interface Sample {
   paddr_pagewalk?: string;
   bytes_via_phys?: string;
   page_in_dump?: string;
+}
+
+/** The kernel's CPU number of note `i`, as crash and drgn found it. */
+function cpuOf(d: CorpusDump, i: number): number {
+  const pid = d.truth.prstatus[i].pid;
+  const per = (d.truth.summary_per_cpu ?? []) as { cpu: number; prstatus_pid: number }[];
+  return per.find((c) => c.prstatus_pid === pid)?.cpu ?? i;
 }
 
 const unavailable = (s: Sample) => s.bytes === null || /filtered/.test(s.page_in_dump ?? '');
@@ -133,15 +140,25 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
     expect(info.arch).toBe(d.truth.arch);
     expect(info.osrelease).toBe(d.truth.kernel.osrelease);
     expect(info.pageSize).toBe(d.truth.kernel.pagesize);
-    expect(info.panicCpu).toBeNull();
-    expect(info.panicMessage).toBeNull();
-    expect(info.cpuNumbering).toBe('note-order');
+    // The panic as crash and drgn found it (panic_cpu is -1 in a live QEMU snapshot: no panic).
+    const panicCpu = d.truth.crash_summary.panic_cpu as number;
+    expect(info.panicCpu).toBe(panicCpu >= 0 ? panicCpu : null);
+    expect(info.panicMessage).toBe(d.truth.crash_summary.panic_message ?? null);
+    // Every note mapped to its real CPU, every register exact.
+    expect(info.cpuNumbering).toBe('kernel');
     expect(info.cpus).toEqual(
-      d.truth.prstatus.map((p: { pid: number; regs: Record<string, string> }, i: number) => ({
-        cpu: i,
-        pid: p.pid,
-        registers: p.regs,
-      })),
+      d.truth.prstatus.map((p: { pid: number; regs: Record<string, string> }, i: number) => {
+        const cpu = cpuOf(d, i);
+        const panicked = cpu === panicCpu;
+        return {
+          cpu,
+          noteIndex: i,
+          pid: p.pid,
+          panicked,
+          ...(panicked ? { comm: d.truth.crash_summary.crashed_comm } : {}),
+          registers: p.regs,
+        };
+      }),
     );
     expect(info.vmcoreinfo).toEqual(d.truth.vmcoreinfo);
     expect(Array.isArray(info.missing)).toBe(true);
@@ -155,9 +172,13 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`RELEASE: ${d.truth.kernel.osrelease}\\n`));
     expect(r.stdout).toMatch(new RegExp(`ARCH: ${d.truth.arch}\\n`));
+    if (d.truth.crash_summary.panic_message) {
+      expect(r.stdout).toContain(`PANIC: "${d.truth.crash_summary.panic_message}"\n`);
+      expect(r.stdout).toContain(`PANIC CPU: ${d.truth.crash_summary.panic_cpu}\n`);
+    }
     d.truth.prstatus.forEach((p: { pid: number }, i: number) => {
       expect(r.stdout).toMatch(
-        new RegExp(`\\n +${i} +${p.pid} +[0-9a-f]{16} +[0-9a-f]{16} +(user|kernel)\\n`),
+        new RegExp(`\\n +${cpuOf(d, i)} +${p.pid} +[0-9a-f]{16} +[0-9a-f]{16} +(user|kernel)( .*)?\\n`),
       );
     });
   });
@@ -177,7 +198,7 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
     }
     // Every register of every CPU, whatever the arch, as `NAME: value`.
     d.truth.prstatus.forEach((p: { regs: Record<string, string> }, i: number) => {
-      const block = r.stdout.split(/\n\s*\n/).find((b) => b.startsWith(`CPU ${i}:`))!;
+      const block = r.stdout.split(/\n\s*\n/).find((b) => b.startsWith(`CPU ${cpuOf(d, i)}:`))!;
       const shown = new Map([...block.matchAll(/([A-Z0-9_]+): ([0-9a-f]+)/g)].map((m) => [m[1]!, m[2]!]));
       for (const [name, value] of Object.entries(p.regs)) {
         const label = name === 'eflags' && d.truth.arch === 'x86_64' ? 'RFLAGS' : name.toUpperCase();
@@ -190,7 +211,15 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
     const r = await vmcore('regs', d.path, '--cpu', '1', '--json');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.cpus).toEqual([{ cpu: 1, pid: d.truth.prstatus[1].pid, registers: d.truth.prstatus[1].regs }]);
+    const note = d.truth.prstatus.findIndex((_p: unknown, i: number) => cpuOf(d, i) === 1);
+    expect(out.cpuNumbering).toBe('kernel');
+    expect(out.cpus).toHaveLength(1);
+    expect(out.cpus[0]).toMatchObject({
+      cpu: 1,
+      noteIndex: note,
+      pid: d.truth.prstatus[note].pid,
+      registers: d.truth.prstatus[note].regs,
+    });
   });
 
   it('rd: kernel virtual addresses byte-exact (text as crash prints it), unavailable bytes reported', async () => {
@@ -323,6 +352,45 @@ describe('bad input: one line on stderr, exit 2', () => {
   });
 });
 
+describe('symbol files', () => {
+  const arm64 = dumps.find((d) => d.name === 'arm64-sysrq/vmcore.elf-d31');
+  const map = arm64 && systemMapFor(arm64);
+
+  it.runIf(map !== undefined)(
+    '--system-map: panic_cpu and crash_notes from the map, not from the log',
+    async () => {
+      const r = await vmcore('info', arm64!.path, '--system-map', map!, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      const info = JSON.parse(r.stdout);
+      expect(info.symbols).toMatch(/symbols from System\.map /);
+      expect(info.panicCpu).toBe(arm64!.truth.crash_summary.panic_cpu);
+      expect(info.panicCpuNote).toMatch(/^panic_cpu at 0x/);
+      expect(info.cpuNumbering).toBe('kernel');
+      expect(info.cpuNumberingNote).toMatch(/crash_notes/);
+      expect(info.cpus.map((c: { cpu: number; pid: number }) => [c.cpu, c.pid])).toEqual(
+        arm64!.truth.summary_per_cpu.map((c: { cpu: number; prstatus_pid: number }) => [
+          c.cpu,
+          c.prstatus_pid,
+        ]),
+      );
+    },
+  );
+
+  it('a --system-map that is not one, or missing: one line naming the option, exit 2', async () => {
+    const d = dumps[0]!;
+    const p = join(tmp, 'System.map-wrong');
+    writeFileSync(p, 'this is not a System.map\n');
+    expectOneLineError(
+      await vmcore('info', d.path, '--system-map', p),
+      /^vmcore: --system-map: .*System\.map-wrong/,
+    );
+    expectOneLineError(
+      await vmcore('regs', d.path, '--system-map', join(tmp, 'missing.map')),
+      /^vmcore: --system-map: .*ENOENT \(no such file or directory\)/,
+    );
+  });
+});
+
 describe('usage', () => {
   const real = () => dumps[0]!.path;
 
@@ -331,11 +399,11 @@ describe('usage', () => {
     expectUsageError(await vmcore('frobnicate', 'x'), /vmcore: unknown command "frobnicate"/);
     expectUsageError(
       await vmcore('info', real(), '--bogus'),
-      /vmcore: unknown option --bogus\nusage: vmcore info FILE \[--json\]/,
+      /vmcore: unknown option --bogus\nusage: vmcore info FILE \[--system-map FILE\] \[--vmlinux FILE\] \[--json\]\n/,
     );
     expectUsageError(
       await vmcore('regs'),
-      /vmcore: missing FILE\nusage: vmcore regs FILE \[--cpu N\] \[--json\]/,
+      /vmcore: missing FILE\nusage: vmcore regs FILE \[--cpu N\] \[--system-map FILE\] \[--vmlinux FILE\] \[--json\]\n/,
     );
     expectUsageError(await vmcore('info', real(), 'extra'), /unexpected argument "extra"/);
   });
@@ -347,7 +415,7 @@ describe('usage', () => {
     expectUsageError(await vmcore('regs', real(), '--cpu', 'two'), /--cpu must be a number, not "two"/);
     expectUsageError(
       await vmcore('regs', real(), '--cpu', '5'),
-      /has no registers for CPU 5 \(CPUs with saved registers: 0-1\)/,
+      /has no registers for CPU 5 \(CPUs with saved registers: 0, 1\)/,
     );
   });
 
@@ -360,7 +428,7 @@ describe('usage', () => {
     expect(rd.code).toBe(0);
     expect(rd.stdout).toMatch(/^usage: vmcore rd FILE ADDRESS \[LENGTH\] \[--phys\] \[--json\]/);
     expect(rd.stdout).toMatch(/-p, --phys +ADDRESS is physical/);
-    expect((await vmcore('help', 'regs')).stdout).toMatch(/^usage: vmcore regs FILE \[--cpu N\] \[--json\]/);
+    expect((await vmcore('help', 'regs')).stdout).toMatch(/^usage: vmcore regs FILE \[--cpu N\] /);
     expect((await vmcore('--version')).stdout).toMatch(/^vmcore \d+\.\d+\.\d+\n$/);
   });
 });
@@ -370,7 +438,7 @@ describe('synthetic dumps of other architectures', () => {
     // struct elf_prstatus on s390x: pr_pid at 32, pr_reg at 112: psw.mask, psw.addr, gprs[16]…
     const w = new ByteWriter(false);
     w.reserve(336);
-    w.u32(32, 4321);
+    w.u32(32, 3); // s390 kdump writes pr_pid = CPU number + 1
     w.u64(112, 0x0705_0001_8000_0000n); // PSW with the problem-state (user) bit 0x0001000000000000
     w.u64(120, 0x0000_0000_0012_3456n);
     for (let i = 0; i < 16; i++) w.u64(128 + i * 8, 0x1000n + BigInt(i));
@@ -388,7 +456,7 @@ describe('synthetic dumps of other architectures', () => {
     const r = await vmcore('regs', p);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /^CPU 0: {2}PID: 4321 {2}\(user mode\)\n {4}PSW_ADDR: 0000000000123456 +R14: 000000000000100e +R15: 000000000000100f\n/,
+      /^CPU 2: {2}PID: 3 {2}\(user mode\)\n {4}PSW_ADDR: 0000000000123456 +R14: 000000000000100e +R15: 000000000000100f\n/,
     );
     expect(r.stdout).toMatch(/PSW_MASK: 0705000180000000/);
     const rd = await vmcore('rd', '--phys', p, '0', '64', '--json');

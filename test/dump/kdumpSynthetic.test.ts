@@ -17,6 +17,7 @@ import {
   type Layout,
   type PageSpec,
   patternPage,
+  prng,
 } from '../support/kdumpBuilder';
 
 const BS = 4096;
@@ -448,5 +449,120 @@ describe('kdump-compressed files cut short', () => {
     );
     expect(d.details.maxMapnr).toBe(40);
     expect(await reasonAt(d, 1)).toEqual(['truncated']);
+  });
+});
+
+/**
+ * A 16 TiB dump (2^32 pages: two 512 MiB bitmaps) generated on the fly, with RAM and dumped pages
+ * only in its first 100 pages. Nothing may read the whole bitmaps.
+ */
+class HugeKdumpSource {
+  readonly name = 'huge';
+  readonly maxMapnr = 2 ** 32;
+  readonly bitmapBlocks = 2 * (2 ** 32 / 8 / BS);
+  readonly descBase = (2 + this.bitmapBlocks) * BS;
+  readonly dataStart = this.descBase + 100 * 24;
+  readonly size = this.dataStart + 100 * BS;
+  bytesRead = 0;
+  private readonly head: Uint8Array;
+
+  constructor() {
+    const small = buildKdump({ maxMapnr: 8, pages: new Map([[1, { kind: 'zero' }]]) });
+    this.head = small.bytes.slice(0, 2 * BS);
+    const v = new DataView(this.head.buffer);
+    v.setUint32(432, 1, true); // sub_hdr_size
+    v.setUint32(436, this.bitmapBlocks, true);
+    v.setUint32(440, 0xffffffff, true);
+    v.setBigUint64(BS + 96, BigInt(this.maxMapnr), true); // max_mapnr_64
+    v.setBigUint64(BS + 48, 0n, true); // no notes
+  }
+
+  private byteAt(off: number): number {
+    if (off < 2 * BS) return this.head[off]!;
+    const perBitmap = (this.bitmapBlocks / 2) * BS;
+    if (off < this.descBase) {
+      const within = (off - 2 * BS) % perBitmap;
+      return within < 12 ? 0xff : within === 12 ? 0x0f : 0; // pfns 0..99
+    }
+    if (off < this.dataStart) {
+      const i = Math.floor((off - this.descBase) / 24);
+      const d = new Uint8Array(24);
+      new DataView(d.buffer).setBigUint64(0, BigInt(this.dataStart + i * BS), true);
+      new DataView(d.buffer).setUint32(8, BS, true);
+      return d[(off - this.descBase) % 24]!;
+    }
+    const i = Math.floor((off - this.dataStart) / BS);
+    return patternPage(i)[(off - this.dataStart) % BS]!;
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const end = Math.min(this.size, offset + length);
+    if (end <= offset) return new Uint8Array(0);
+    this.bytesRead += end - offset;
+    const out = new Uint8Array(end - offset);
+    const perBitmap = (this.bitmapBlocks / 2) * BS;
+    for (let o = offset; o < end; o++) {
+      // Long runs of bitmap zeros are filled fast.
+      const within = (o - 2 * BS) % perBitmap;
+      if (o >= 2 * BS && o < this.descBase && within >= 13) {
+        const skip = Math.min(end, o + (perBitmap - within), this.descBase) - o;
+        o += skip - 1;
+        continue;
+      }
+      out[o - offset] = this.byteAt(o);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
+
+describe('huge dumps', () => {
+  it('opens a 16 TiB dump and reads its pages without reading its 1 GiB of bitmaps', async () => {
+    const src = new HugeKdumpSource();
+    const rssBefore = process.memoryUsage().rss;
+    const t = performance.now();
+    const d = await openKdumpCompressed(src);
+    expect(d.details).toMatchObject({ maxMapnr: 2 ** 32, rankIndex: 'lazy', rangesCoarse: true });
+    for (const pfn of [0, 1, 50, 99]) await expectPage(d, pfn, patternPage(pfn));
+    expect(await reasonAt(d, 100)).toEqual(['not-in-dump']);
+    // A hole far away costs one bitmap chunk, not a scan of the bitmap before it.
+    expect(await reasonAt(d, 2 ** 31 + 5)).toEqual(['not-in-dump']);
+    expect(await reasonAt(d, 2 ** 32)).toEqual(['not-in-dump']);
+    expect(performance.now() - t).toBeLessThan(5000);
+    expect(src.bytesRead).toBeLessThan(4 * 1024 * 1024);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('counts ranks lazily over many bitmap windows exactly as the eager index does', async () => {
+    // 2^24 pages: two 2 MiB bitmaps, so the lazy index extends window by window.
+    const pages = new Map<number, PageSpec>();
+    const rnd = prng(11);
+    for (let i = 0; i < 300; i++) {
+      const pfn = (i * 55_931 + (rnd() % 1000)) % 2 ** 24;
+      pages.set(
+        pfn,
+        i % 5 === 0 ? { kind: 'excluded' } : { kind: 'data', bytes: patternPage(pfn), compression: 'zlib' },
+      );
+    }
+    const built = buildKdump({ maxMapnr: 2 ** 24, pages });
+    const eager = await openKdumpCompressed(new MemorySource(built.bytes));
+    const lazy = await openKdumpCompressed(new MemorySource(built.bytes), 'plain', { eagerBitmapBytes: 0 });
+    expect(eager.details.rankIndex).toBeUndefined();
+    expect(lazy.details.rankIndex).toBe('lazy');
+    // Visit pages bottom up, so the lazy index extends one window at a time as lookups need.
+    const pfns = [...pages.keys()].sort((a, b) => a - b);
+    for (const pfn of pfns) {
+      const a = await (eager.memory as KdumpPhysicalMemory).pageDescriptor(pfn);
+      const b = await (lazy.memory as KdumpPhysicalMemory).pageDescriptor(pfn);
+      expect(b, `pfn ${pfn}`).toEqual(a);
+      const spec = pages.get(pfn)!;
+      if (spec.kind === 'data') await expectPage(lazy, pfn, spec.bytes);
+      else expect(await reasonAt(lazy, pfn)).toEqual(['excluded']);
+    }
+    const ranks = (
+      await Promise.all(pfns.map((p) => (eager.memory as KdumpPhysicalMemory).pageDescriptor(p)))
+    ).flatMap((d) => ('rank' in d ? [d.rank] : []));
+    expect(ranks.sort((a, b) => a - b)).toEqual([...Array(240).keys()]);
   });
 });

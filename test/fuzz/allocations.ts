@@ -116,9 +116,19 @@ export function collectGarbage(): void {
   gcFn();
 }
 
-/** Heap plus ArrayBuffer memory in use, after a full collection. */
-export function liveBytes(): number {
-  collectGarbage();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+/**
+ * Heap plus ArrayBuffer memory in use, after full collections (ArrayBuffer backing stores are freed
+ * after the collection that finds them dead, so collect until the number settles).
+ */
+export async function liveBytes(): Promise<number> {
+  let last = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    collectGarbage();
+    await new Promise((r) => setImmediate(r));
+    const m = process.memoryUsage();
+    const now = m.heapUsed + m.arrayBuffers;
+    if (Math.abs(last - now) < 1 << 20) return now;
+    last = now;
+  }
+  return last;
 }

@@ -177,7 +177,7 @@ export async function runCampaign(
     heapGrowth: 0,
   };
   const fieldCache = new Map<FuzzSeed, Field[]>();
-  const before = liveBytes();
+  const before = await liveBytes();
   const first = options.first ?? 0;
   for (let i = first; i < first + options.count; i++) {
     if (options.deadline !== undefined && performance.now() > options.deadline) break;
@@ -210,7 +210,7 @@ export async function runCampaign(
     }
     if (options.onProgress && stats.cases % 1000 === 0) options.onProgress(stats);
   }
-  stats.heapGrowth = liveBytes() - before;
+  stats.heapGrowth = (await liveBytes()) - before;
   return stats;
 }
 
@@ -237,7 +237,7 @@ export async function runTruncations(
     skipped: 0,
     heapGrowth: 0,
   };
-  const before = liveBytes();
+  const before = await liveBytes();
   for (const seed of seeds) {
     let points = truncationPoints(seed.image, fieldsOf(seed.image));
     const max = options.maxPerSeed ?? Number.POSITIVE_INFINITY;
@@ -260,7 +260,7 @@ export async function runTruncations(
       }
     }
   }
-  stats.heapGrowth = liveBytes() - before;
+  stats.heapGrowth = (await liveBytes()) - before;
   return stats;
 }
 

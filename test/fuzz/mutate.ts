@@ -4,9 +4,8 @@
  * bit flips and random bytes where the readers look, truncation at every interesting offset, copies
  * of one header over another, and absurd file sizes.
  *
- * To teach the fuzzer a format's fields (e.g. kdump-compressed: block_size, sub_hdr_size,
- * bitmap_blocks, max_mapnr, offset_note, size_note…), add a locator to FIELD_LOCATORS. Formats
- * without one get every aligned word of their first 8 KiB treated as a field.
+ * To teach the fuzzer a new format's fields, add a locator to FIELD_LOCATORS. Formats without one
+ * get every aligned word of their first 8 KiB treated as a field.
  */
 import type { SparseImage } from './image';
 import type { Rng } from './prng';
@@ -144,6 +143,115 @@ function flattenedFields(image: SparseImage): Field[] {
   return out;
 }
 
+const KDUMP_64_BIT_MACHINES = [
+  'x86_64',
+  'aarch64',
+  'ppc64',
+  'ppc64le',
+  's390x',
+  'riscv64',
+  'loongarch64',
+  'mips64',
+];
+
+/**
+ * makedumpfile kdump-compressed (and DISKDUMP): the main header's sizes and counts, the sub-header's
+ * offsets and sizes, the note headers and the first page descriptors (vmcore-formats.md §4.2-4.4).
+ */
+function kdumpFields(image: SparseImage): Field[] {
+  const head = image.read(0, 512);
+  if (head.length < 464) return [];
+  const machine = Buffer.from(head.subarray(272, 272 + 65))
+    .toString('latin1')
+    .replace(/\0.*$/s, '');
+  const is64 = KDUMP_64_BIT_MACHINES.includes(machine);
+  const bsOff = is64 ? 428 : 416;
+  const sane = (le: boolean) => {
+    const v = new DataView(head.buffer, head.byteOffset).getUint32(bsOff, le);
+    return v >= 1024 && v <= 1 << 20 && (v & (v - 1)) === 0;
+  };
+  const le = sane(true) || !sane(false);
+  const f = (name: string, offset: number, size: 4 | 8): Field => ({ name, offset, size, littleEndian: le });
+  const main = is64
+    ? {
+        version: 8,
+        status: 424,
+        blockSize: 428,
+        subHdrSize: 432,
+        bitmapBlocks: 436,
+        maxMapnr: 440,
+        nrCpus: 460,
+      }
+    : {
+        version: 8,
+        status: 412,
+        blockSize: 416,
+        subHdrSize: 420,
+        bitmapBlocks: 424,
+        maxMapnr: 428,
+        nrCpus: 448,
+      };
+  const out: Field[] = Object.entries(main).map(([n, o]) => f(n, o, 4));
+  const bs = Number(readUint(image, out[2]!));
+  const subHdr = Number(readUint(image, out[3]!));
+  const bitmapBlocks = Number(readUint(image, out[4]!));
+  if (!(bs > 0) || bs > 1 << 20) return out;
+  // Sub-header (64-bit layout, or the packed 32-bit one).
+  const sub: [string, number, 4 | 8][] = is64
+    ? [
+        ['phys_base', 0, 8],
+        ['dump_level', 8, 4],
+        ['split', 12, 4],
+        ['offset_vmcoreinfo', 32, 8],
+        ['size_vmcoreinfo', 40, 8],
+        ['offset_note', 48, 8],
+        ['size_note', 56, 8],
+        ['offset_eraseinfo', 64, 8],
+        ['size_eraseinfo', 72, 8],
+        ['start_pfn_64', 80, 8],
+        ['end_pfn_64', 88, 8],
+        ['max_mapnr_64', 96, 8],
+      ]
+    : [
+        ['phys_base', 0, 4],
+        ['dump_level', 4, 4],
+        ['split', 8, 4],
+        ['offset_vmcoreinfo', 20, 8],
+        ['size_vmcoreinfo', 28, 4],
+        ['offset_note', 32, 8],
+        ['size_note', 40, 4],
+        ['offset_eraseinfo', 44, 8],
+        ['size_eraseinfo', 52, 4],
+        ['start_pfn_64', 56, 8],
+        ['end_pfn_64', 64, 8],
+        ['max_mapnr_64', 72, 8],
+      ];
+  const subFields = sub.map(([n, o, size]) => f(`sub.${n}`, bs + o, size));
+  out.push(...subFields);
+  // Notes.
+  const noteOff = Number(readUint(image, subFields[5]!));
+  const noteSize = Number(readUint(image, subFields[6]!));
+  for (
+    let off = noteOff, k = 0;
+    k < MAX_LOCATED && off + 12 <= noteOff + noteSize && image.covers(off, 12);
+    k++
+  ) {
+    const namesz = f(`note@${off}.namesz`, off, 4);
+    const descsz = f(`note@${off}.descsz`, off + 4, 4);
+    out.push(namesz, descsz);
+    const n = Number(readUint(image, namesz));
+    if (n === 0) break;
+    off += 12 + Math.ceil(n / 4) * 4 + Math.ceil(Number(readUint(image, descsz)) / 4) * 4;
+  }
+  // The first page descriptors.
+  const descBase = (1 + subHdr + bitmapBlocks) * bs;
+  for (let i = 0; i < 32 && image.covers(descBase + i * 24, 24); i++) {
+    out.push(f(`desc[${i}].offset`, descBase + i * 24, 8), f(`desc[${i}].size`, descBase + i * 24 + 8, 4));
+    out.push(f(`desc[${i}].flags`, descBase + i * 24 + 12, 4));
+  }
+  return out;
+}
+
 /** Any format: every aligned 4- and 8-byte word of the first 8 KiB, in both byte orders. */
 function genericFields(image: SparseImage): Field[] {
   const out: Field[] = [];
@@ -163,6 +271,8 @@ function genericFields(image: SparseImage): Field[] {
 export const FIELD_LOCATORS: Record<string, (image: SparseImage) => Field[]> = {
   elf: elfFields,
   flattened: flattenedFields,
+  kdump: kdumpFields,
+  diskdump: kdumpFields,
 };
 
 export function fieldsOf(image: SparseImage): Field[] {

@@ -8,8 +8,7 @@
  * real file). So when a new reader lands (kdump-compressed, flattened), its header, sub-header,
  * bitmaps, page descriptors and notes become fuzz seeds without changes here.
  *
- * To add seeds for a format (e.g. a kdump-compressed builder): push a function onto
- * SYNTHETIC_SEEDS returning FuzzSeed[].
+ * To add seeds for a format: push a function onto SYNTHETIC_SEEDS returning FuzzSeed[].
  */
 import { openDumpSource } from '../../src/dump/open';
 import { FileSource } from '../../src/dump/source';
@@ -23,6 +22,7 @@ import {
   pattern,
   vmcoreinfoNote,
 } from '../support/elfBuilder';
+import { buildKdump, type KdumpOptions, type PageSpec, patternPage } from '../support/kdumpBuilder';
 import { wrapFlattened } from './flattenedWrap';
 import { type Chunk, RecordingSource, SparseImage } from './image';
 import { Rng } from './prng';
@@ -180,8 +180,57 @@ export function syntheticFlattenedSeeds(): FuzzSeed[] {
     }));
 }
 
+/**
+ * Small makedumpfile-compressed files (test/support/kdumpBuilder.ts): each page compression, the
+ * shared zero page, excluded and lost pages, 32-bit layouts, big endian, legacy DISKDUMP.
+ */
+export function syntheticKdumpSeeds(): FuzzSeed[] {
+  const info = 'OSRELEASE=6.1.0-fuzz\nPAGESIZE=4096\nCRASHTIME=1700000000\n';
+  const pages = (compression: 'zlib' | 'lzo' | 'snappy' | 'zstd' | 'none') =>
+    new Map<number, PageSpec>([
+      [1, { kind: 'data', bytes: patternPage(1), compression }],
+      [2, { kind: 'zero' }],
+      [3, { kind: 'excluded' }],
+      [5, { kind: 'data', bytes: patternPage(5), compression: 'none' }],
+      [6, { kind: 'lost' }],
+      [40, { kind: 'data', bytes: patternPage(40), compression }],
+    ]);
+  const variants: [string, KdumpOptions][] = [
+    [
+      'kdump-zlib',
+      {
+        maxMapnr: 64,
+        pages: pages('zlib'),
+        vmcoreinfo: info,
+        cpus: [{ pid: 1, registers: { rip: 0xffff_ffff_8100_0000n } }],
+      },
+    ],
+    ['kdump-lzo', { maxMapnr: 64, pages: pages('lzo'), vmcoreinfo: info }],
+    ['kdump-snappy', { maxMapnr: 64, pages: pages('snappy'), vmcoreinfo: info }],
+    ['kdump-zstd-incomplete', { maxMapnr: 64, pages: pages('zstd'), vmcoreinfo: info, incomplete: true }],
+    ['kdump-32-packed', { maxMapnr: 64, pages: pages('zlib'), layout: '32-packed', vmcoreinfo: info }],
+    ['kdump-32-padded-be', { maxMapnr: 64, pages: pages('none'), layout: '32-padded', littleEndian: false }],
+    [
+      'kdump-ppc64-be',
+      { maxMapnr: 64, pages: pages('zlib'), machine: 'ppc64', littleEndian: false, vmcoreinfo: info },
+    ],
+    [
+      'diskdump',
+      { maxMapnr: 64, pages: pages('none'), signature: 'DISKDUMP', version: 1, singleBitmap: true },
+    ],
+  ];
+  return variants.map(([label, o]) => ({
+    name: `synthetic:${label}`,
+    image: SparseImage.of(buildKdump(o).bytes),
+  }));
+}
+
 /** Synthetic seed sources; other formats' builders add theirs here. */
-export const SYNTHETIC_SEEDS: (() => FuzzSeed[])[] = [syntheticElfSeeds, syntheticFlattenedSeeds];
+export const SYNTHETIC_SEEDS: (() => FuzzSeed[])[] = [
+  syntheticElfSeeds,
+  syntheticFlattenedSeeds,
+  syntheticKdumpSeeds,
+];
 
 export async function allSeeds(): Promise<FuzzSeed[]> {
   return [...SYNTHETIC_SEEDS.flatMap((f) => f()), ...(await realSeeds())];

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AllocationMeter } from '../fuzz/allocations';
 import { formatFailures, runCampaign, runTruncations, summary } from '../fuzz/harness';
+import { isKnownIssue, KNOWN_ISSUES } from '../fuzz/knownIssues';
 import { allSeeds, type FuzzSeed } from '../fuzz/seeds';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 600);
@@ -22,6 +23,7 @@ beforeAll(async () => {
   seeds = (await allSeeds()).filter((s) => !only || only.test(s.name));
   meter.install();
   console.log(`fuzz campaign FUZZ_SEED=${CAMPAIGN_SEED}, ${SECONDS} s, ${seeds.length} seeds`);
+  for (const k of KNOWN_ISSUES) console.log(`known open issue, its cases skipped: ${k.title}`);
 });
 afterAll(() => meter.uninstall());
 
@@ -42,6 +44,8 @@ it(`random mutations for ${SECONDS} s (FUZZ_SEED=${CAMPAIGN_SEED})`, async () =>
     deadline,
     meter,
     perSeedBudgetMs: (SECONDS * 1000) / Math.max(1, seeds.length),
+    // Open issues already tracked (and proven open) in test/fuzz/knownIssues.ts.
+    skip: isKnownIssue,
     onProgress: (s) => {
       if (performance.now() - lastLog < 30_000) return;
       lastLog = performance.now();

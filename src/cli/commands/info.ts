@@ -1,15 +1,7 @@
 /** `vmcore info FILE [--json]`: what the dump is and what it holds, like crash's `sys`. */
 import type { Dump } from '../../dump/types';
-import {
-  CPU_NUMBERING,
-  CPU_NUMBERING_NOTE,
-  type CpuJson,
-  cpuJson,
-  formatSize,
-  hexWord,
-  toJson,
-} from '../output';
-import { FILE, JSON_OPTION, withDump } from './common';
+import { type CpuJson, cpuJson, formatSize, hexWord, toJson } from '../output';
+import { cpuList, FILE, JSON_OPTION, type KernelView, SYMBOL_OPTIONS, withKernel } from './common';
 import { type Command, EXIT } from './types';
 
 export interface InfoJson {
@@ -21,24 +13,25 @@ export interface InfoJson {
   pageSize: number;
   panicCpu: number | null;
   panicMessage: string | null;
+  /** Where panicCpu came from, or why it is null. */
+  panicCpuNote: string;
+  /** `kernel` (CPU numbers are the kernel's) or `note-order` (the order of the register notes). */
   cpuNumbering: string;
+  cpuNumberingNote: string;
+  /** Where symbols came from (kallsyms in the dump, System.map, vmlinux), or why there are none. */
+  symbols: string;
   cpus: CpuJson[];
   vmcoreinfo: Record<string, string>;
   missing: { kind: string; message: string }[];
   details: Record<string, string | number | boolean>;
 }
 
-/**
- * Panic CPU and message: they live in kernel memory (panic_cpu, the log), not in the container.
- * Null until the kernel layer (src/kernel) provides them; fill in here.
- */
-async function panicFacts(_dump: Dump): Promise<{ panicCpu: number | null; panicMessage: string | null }> {
-  return { panicCpu: null, panicMessage: null };
-}
-
-export async function infoJson(dump: Dump): Promise<InfoJson> {
-  const panic = await panicFacts(dump);
+export function infoJson(view: KernelView): InfoJson {
+  const { dump, kernel } = view;
   const release = dump.vmcoreinfo?.osRelease ?? dump.details.release;
+  const cpus = cpuList(view);
+  const missing: InfoJson['missing'] = dump.problems.map((p) => ({ kind: p.kind, message: p.message }));
+  if (view.kernelProblem) missing.push({ kind: 'kernel', message: view.kernelProblem });
   return {
     format: dump.format,
     container: dump.container,
@@ -46,12 +39,15 @@ export async function infoJson(dump: Dump): Promise<InfoJson> {
     arch: dump.arch.name,
     osrelease: typeof release === 'string' ? release : null,
     pageSize: dump.memory.pageSize,
-    panicCpu: panic.panicCpu,
-    panicMessage: panic.panicMessage,
-    cpuNumbering: CPU_NUMBERING,
-    cpus: dump.prstatus.map((p) => cpuJson(p, dump.arch)),
+    panicCpu: kernel?.panicCpu ?? null,
+    panicMessage: kernel?.panicMessage ?? null,
+    panicCpuNote: kernel?.panicCpuNote ?? view.kernelProblem ?? 'unknown',
+    cpuNumbering: cpus.numbering,
+    cpuNumberingNote: cpus.note,
+    symbols: kernel?.symbolsNote ?? view.kernelProblem ?? 'no symbols',
+    cpus: cpus.cpus.map((c) => cpuJson(c.prstatus, dump.arch, c.cpu, c)),
     vmcoreinfo: Object.fromEntries(dump.vmcoreinfo?.raw ?? []),
-    missing: dump.problems.map((p) => ({ kind: p.kind, message: p.message })),
+    missing,
     details: { ...dump.details },
   };
 }
@@ -66,7 +62,8 @@ function formatName(dump: Dump): string {
   return dump.container === 'flattened' ? `${base}, read from a makedumpfile flattened stream` : base;
 }
 
-function humanInfo(dump: Dump, info: InfoJson): string {
+function humanInfo(view: KernelView, info: InfoJson): string {
+  const { dump } = view;
   const ranges = dump.memory.ranges();
   const ramBytes = ranges.reduce((n, r) => n + Number(r.end - r.start), 0);
   const crashTime = dump.vmcoreinfo?.crashTime;
@@ -91,23 +88,27 @@ function humanInfo(dump: Dump, info: InfoJson): string {
   rows.push(['CPUS', `${dump.prstatus.length} with saved registers`]);
   rows.push([
     'PANIC',
-    info.panicMessage ??
-      '(not read yet: the panic message and CPU are in kernel memory, not in the container)',
+    info.panicMessage === null ? '(none found in the kernel log)' : `"${info.panicMessage}"`,
   ]);
+  rows.push(['PANIC CPU', info.panicCpu === null ? `none (${info.panicCpuNote})` : String(info.panicCpu)]);
+  rows.push(['SYMBOLS', info.symbols]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padStart(width)}: ${v}`);
 
   if (dump.prstatus.length > 0) {
     const digits = dump.arch.wordSize * 2;
     lines.push('', `  CPU  ${'PID'.padEnd(7)} ${'PC'.padEnd(digits)}  ${'SP'.padEnd(digits)}  MODE`);
-    for (const p of dump.prstatus) {
+    for (const c of cpuList(view).cpus) {
+      const p = c.prstatus;
       const pc = p.registers.get(dump.arch.pc) ?? 0n;
       const sp = p.registers.get(dump.arch.sp) ?? 0n;
+      const mode = dump.arch.isUserMode(p.registers) ? 'user' : 'kernel';
+      const notes = [c.comm ? `"${c.comm}"` : '', c.panicked ? 'panicked' : ''].filter(Boolean).join(' ');
       lines.push(
-        `  ${String(p.noteIndex).padStart(3)}  ${String(p.pid).padEnd(7)} ${pc.toString(16).padStart(digits, '0')}  ${sp.toString(16).padStart(digits, '0')}  ${dump.arch.isUserMode(p.registers) ? 'user' : 'kernel'}`,
+        `  ${String(c.cpu).padStart(3)}  ${String(p.pid).padEnd(7)} ${pc.toString(16).padStart(digits, '0')}  ${sp.toString(16).padStart(digits, '0')}  ${mode}${notes ? `  ${notes}` : ''}`,
       );
     }
-    lines.push(`  (${CPU_NUMBERING_NOTE})`);
+    lines.push(`  (${info.cpuNumberingNote})`);
   }
   const details = Object.entries(dump.details);
   if (details.length > 0) lines.push('', `DETAILS: ${details.map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -116,26 +117,29 @@ function humanInfo(dump: Dump, info: InfoJson): string {
       ? `VMCOREINFO: ${dump.vmcoreinfo.raw.size} keys (vmcore info --json lists them)`
       : 'VMCOREINFO: none',
   );
-  if (dump.problems.length > 0) {
+  if (info.missing.length > 0) {
     lines.push('', 'MISSING OR DAMAGED:');
-    for (const p of dump.problems) lines.push(`  - ${p.kind}: ${p.message}`);
+    for (const p of info.missing) lines.push(`  - ${p.kind}: ${p.message}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
 export const info: Command = {
   name: 'info',
-  summary: 'what the dump is: format, arch, kernel release, CPUs, VMCOREINFO, what is missing',
+  summary: 'what the dump is: format, arch, kernel release, panic, CPUs, VMCOREINFO, what is missing',
   positionals: [FILE],
-  options: [JSON_OPTION],
+  options: [...SYMBOL_OPTIONS, JSON_OPTION],
   help: `JSON: {format, container, compression, arch, osrelease, pageSize, panicCpu, panicMessage,
-cpuNumbering, cpus: [{cpu, pid, registers: {name: "0x…"}}], vmcoreinfo: {KEY: value},
-missing: [{kind, message}], details}. panicCpu and panicMessage are null until vmcore reads kernel
-memory for them. CPU numbers are the order of the register notes (cpuNumbering: "note-order").`,
+panicCpuNote, cpuNumbering, cpuNumberingNote, symbols,
+cpus: [{cpu, noteIndex, pid, comm, panicked, registers: {name: "0x…"}}], vmcoreinfo: {KEY: value},
+missing: [{kind, message}], details}.
+panicCpu is null when no CPU panicked (a live snapshot) or it cannot be found (panicCpuNote says which).
+cpuNumbering is "kernel" when the notes could be mapped to the kernel's CPU numbers (crash_notes,
+QEMU's pid = CPU + 1, the kernel log), else "note-order": cpu is then the note's position.`,
   async run(args, io) {
-    return withDump(args.positionals.FILE!, async (dump) => {
-      const facts = await infoJson(dump);
-      io.out(args.flags.json ? toJson(facts) : humanInfo(dump, facts));
+    return withKernel(args, async (view) => {
+      const facts = infoJson(view);
+      io.out(args.flags.json ? toJson(facts) : humanInfo(view, facts));
       return EXIT.OK;
     });
   },

@@ -1,7 +1,7 @@
 /** `vmcore regs FILE [--cpu N] [--json]`: the registers each CPU saved, like crash's `help -r`. */
 import { UsageError } from '../args';
-import { CPU_NUMBERING, CPU_NUMBERING_NOTE, cpuJson, registerBlock, toJson } from '../output';
-import { FILE, JSON_OPTION, withDump } from './common';
+import { cpuJson, registerBlock, toJson } from '../output';
+import { cpuList, FILE, JSON_OPTION, SYMBOL_OPTIONS, withKernel } from './common';
 import { type Command, EXIT } from './types';
 
 export const regs: Command = {
@@ -9,39 +9,50 @@ export const regs: Command = {
   summary: 'the registers every CPU saved at the crash (crash: help -r)',
   positionals: [FILE],
   options: [
-    { name: 'cpu', type: 'integer', value: 'N', description: 'only CPU N (note order)' },
+    { name: 'cpu', type: 'integer', value: 'N', description: 'only CPU N' },
+    ...SYMBOL_OPTIONS,
     JSON_OPTION,
   ],
-  help: `JSON: {cpuNumbering: "note-order", cpus: [{cpu, pid, registers: {name: "0x…"}}]}.
-${CPU_NUMBERING_NOTE}.`,
+  help: `JSON: {cpuNumbering, cpuNumberingNote, cpus: [{cpu, noteIndex, pid, comm, panicked, registers: {name: "0x…"}}]}.
+CPU numbers are the kernel's when the notes can be mapped to CPUs (cpuNumbering "kernel"), else the
+order of the register notes ("note-order"); --cpu uses the same numbers.`,
   async run(args, io) {
-    return withDump(args.positionals.FILE!, async (dump) => {
+    return withKernel(args, async (view) => {
+      const { dump } = view;
+      const list = cpuList(view);
       const wanted = args.integers.cpu;
-      const notes = dump.prstatus;
-      if (wanted !== undefined && !notes.some((p) => p.noteIndex === wanted)) {
-        const have = notes.length === 0 ? 'none' : `0-${notes.length - 1}`;
+      if (wanted !== undefined && !list.cpus.some((c) => c.cpu === wanted)) {
+        const have = list.cpus.length === 0 ? 'none' : list.cpus.map((c) => c.cpu).join(', ');
         throw new UsageError(
           `${dump.path} has no registers for CPU ${wanted} (CPUs with saved registers: ${have})`,
           'regs',
         );
       }
-      const selected = notes.filter((p) => wanted === undefined || p.noteIndex === wanted);
+      const selected = list.cpus.filter((c) => wanted === undefined || c.cpu === wanted);
       if (args.flags.json) {
-        io.out(toJson({ cpuNumbering: CPU_NUMBERING, cpus: selected.map((p) => cpuJson(p, dump.arch)) }));
-        return notes.length === 0 ? EXIT.PARTIAL : EXIT.OK;
+        io.out(
+          toJson({
+            cpuNumbering: list.numbering,
+            cpuNumberingNote: list.note,
+            cpus: selected.map((c) => cpuJson(c.prstatus, dump.arch, c.cpu, c)),
+          }),
+        );
+        return list.cpus.length === 0 ? EXIT.PARTIAL : EXIT.OK;
       }
-      if (notes.length === 0) {
+      if (list.cpus.length === 0) {
         io.out(`${dump.path}: no CPU saved its registers (the dump has no NT_PRSTATUS notes)\n`);
         return EXIT.PARTIAL;
       }
-      const blocks = selected.map((p) => {
-        const mode = dump.arch.isUserMode(p.registers) ? 'user mode' : 'kernel mode';
-        return [
-          `CPU ${p.noteIndex}:  PID: ${p.pid}  (${mode})`,
-          ...registerBlock(dump.arch, p.registers),
-        ].join('\n');
+      const blocks = selected.map((c) => {
+        const p = c.prstatus;
+        const facts = [
+          `PID: ${p.pid}`,
+          ...(c.comm ? [`COMMAND: "${c.comm}"`] : []),
+          `(${[c.panicked ? 'panicked' : '', dump.arch.isUserMode(p.registers) ? 'user mode' : 'kernel mode'].filter(Boolean).join(', ')})`,
+        ];
+        return [`CPU ${c.cpu}:  ${facts.join('  ')}`, ...registerBlock(dump.arch, p.registers)].join('\n');
       });
-      io.out(`${blocks.join('\n\n')}\n\n(${CPU_NUMBERING_NOTE})\n`);
+      io.out(`${blocks.join('\n\n')}\n\n(${list.note})\n`);
       return EXIT.OK;
     });
   },
