@@ -208,3 +208,25 @@ export async function fetchFile(
     complete: !incomplete,
   };
 }
+
+/**
+ * The crashed kernel's System.map from the host's /boot (for symbols when a dump lacks kallsyms).
+ * Debian ships a placeholder of a few bytes pointing to the -dbg package: that one is not fetched.
+ */
+export async function fetchSystemMap(
+  runner: CommandRunner,
+  kernelRelease: string,
+  localDir: string,
+  options: { root?: boolean; signal?: AbortSignal } = {},
+): Promise<{ path: string } | { skipped: string }> {
+  const remote = `/boot/System.map-${kernelRelease}`;
+  const st = await runner.run(['stat', '-L', '-c', '%s', '--', remote], {
+    root: options.root,
+    signal: options.signal,
+  });
+  if (st.code !== 0) return { skipped: `${remote} does not exist` };
+  const size = Number(st.stdout.trim());
+  if (!(size > 4096)) return { skipped: `${remote} is a ${size}-byte placeholder, not a symbol map` };
+  const r = await fetchFile(runner, remote, `${localDir}/System.map-${kernelRelease}`, options);
+  return { path: r.path };
+}

@@ -269,6 +269,10 @@ describe('remote kdump end to end on a QEMU guest', () => {
     const dmesg = readFileSync(join(localDir, `${HOST}-${stamp}-dmesg.${stamp}`), 'utf8');
     expect(dmesg).toContain('Kernel panic - not syncing: sysrq triggered crash');
     expect(existsSync(`${localDump}.part`)).toBe(false);
+    // the guest's /boot has Debian's placeholder System.map (the real one is in the -dbg package)
+    expect(r.stdout).toContain(
+      `System.map: /boot/System.map-${guest.build.kver} is a 83-byte placeholder, not a symbol map`,
+    );
   });
 
   it('opens the dump: crashing CPU registers, VMCOREINFO and the panic message', async () => {

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { type AskpassPrompt, AskpassServer } from '../../remote/askpass';
 import { validateReservation } from '../../remote/crashkernel';
-import { fetchFile } from '../../remote/fetch';
+import { fetchFile, fetchSystemMap } from '../../remote/fetch';
 import { forEachHost, newDumps, probeWithRoot, waitForNewBoot } from '../../remote/ops';
 import {
   crashChecks,
@@ -257,14 +257,10 @@ export function activateRemote(context: vscode.ExtensionContext): vscode.Disposa
           });
         // System.map of the crashed kernel from /boot, when it is a real one (Debian ships a placeholder)
         let systemMap: string | undefined;
-        const mapName = `System.map-${state.kernelRelease}`;
-        if (state.bootFiles.includes(mapName)) {
-          const st = await session.run(['stat', '-L', '-c', '%s', '--', `/boot/${mapName}`]);
-          if (st.code === 0 && Number(st.stdout) > 4096) {
-            systemMap = (
-              await fetchFile(session, `/boot/${mapName}`, join(outDir, mapName), { root, signal: ac.signal })
-            ).path;
-          }
+        if (state.kernelRelease) {
+          const map = await fetchSystemMap(session, state.kernelRelease, outDir, { root, signal: ac.signal });
+          if ('path' in map) systemMap = map.path;
+          else log.appendLine(`${host}: System.map: ${map.skipped}`);
         }
         return { ...r, systemMap };
       },

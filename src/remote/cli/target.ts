@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { validateReservation } from '../crashkernel';
-import { fetchFile } from '../fetch';
+import { fetchFile, fetchSystemMap } from '../fetch';
 import { forEachHost, newDumps, probeWithRoot, readBootId, waitForNewBoot } from '../ops';
 import type { DumpFile } from '../parsers';
 import {
@@ -448,6 +448,14 @@ async function fetch(args: string[], io: CliIo): Promise<number> {
     io.out(
       `${r.path}  ${formatBytes(r.bytes)}  sha256 ${r.sha256}  ${r.seconds.toFixed(1)} s${r.resumedFrom ? ` (resumed at ${formatBytes(r.resumedFrom)})` : ''}${r.complete ? '' : '  INCOMPLETE DUMP'}\n`,
     );
+    if (state.kernelRelease) {
+      const map = await fetchSystemMap(s, state.kernelRelease, outDir, { root, signal: io.signal });
+      io.out(
+        'path' in map
+          ? `${map.path}  (System.map of the running kernel; check it matches the dump's)\n`
+          : `System.map: ${map.skipped}\n`,
+      );
+    }
     if (dump.dmesg) {
       const d = await fetchFile(
         s,
