@@ -5,7 +5,7 @@
 # clone, in $KDUMP_GUEST_DIR (default ~/.cache/kdump-debug/guest).
 #
 # usage: scripts/kdump-guest/build.sh            prints the build directory on its last line
-# Needs on the host: apt-get, dpkg-deb, cpio, gzip, kmod (depmod), ssh-keygen, ldd; qemu-system-x86
+# Needs on the host: apt-get, dpkg-deb, cpio, gzip, kmod (depmod), openssl, ssh-keygen, ldd; qemu-system-x86
 # to run it (scripts/kdump-guest/run.sh and test/long/remote-qemu.test.ts).
 #
 # Output in $KDUMP_GUEST_DIR/build-<KVER>/:
