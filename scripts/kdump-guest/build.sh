@@ -22,9 +22,9 @@ cd "$CACHE"
 KPKG=${KDUMP_GUEST_KERNEL_PKG:-$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')}
 [ -n "$KPKG" ] || { echo "cannot find the kernel package linux-image-amd64 depends on (run apt-get update?)" >&2; exit 1; }
 KVER=${KPKG#linux-image-}
-# bump when the guest layout changes (the cache is keyed on it)
-GUEST_LAYOUT=3
-B=$CACHE/build-$KVER-v$GUEST_LAYOUT
+# the cache is keyed on the kernel and on this script + the guest's init (any change rebuilds)
+LAYOUT=$(cat "$HERE"/build.sh "$HERE"/init | sha256sum | cut -c1-12)
+B=$CACHE/build-$KVER-$LAYOUT
 if [ -f "$B/done" ]; then echo "$B"; exit 0; fi
 
 TOOLS="kexec-tools makedumpfile dropbear-bin openssh-sftp-server busybox-static sudo libpam-modules"
