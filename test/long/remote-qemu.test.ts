@@ -6,8 +6,7 @@
  * panic message must be in it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDump } from '../../src/dump/open';
@@ -18,6 +17,7 @@ import { loadKallsyms } from '../../src/symbols/kallsyms';
 import { formatLocation } from '../../src/symbols/symbolTable';
 import { KernelAddressSpace } from '../../src/translate/addressSpace';
 import { buildGuest, type RunningGuest, startGuest } from '../support/qemuGuest';
+import { cleanTmp, tmp } from '../support/tmp';
 
 function captureIo(): CliIo & { stdout: string; stderr: string } {
   const io = {
@@ -64,6 +64,7 @@ describe('remote kdump end to end on a QEMU guest', () => {
   afterAll(async () => {
     console.log('timings (s):', JSON.stringify(timings));
     await guest?.stop();
+    cleanTmp();
   });
 
   let before: Record<string, unknown>;
@@ -110,7 +111,7 @@ describe('remote kdump end to end on a QEMU guest', () => {
     // give the guest a Debian-style /etc/default/grub (it boots without a boot loader)
     const root = new SshSession(HOST, {
       configFile: guest.sshConfig,
-      controlDir: mkdtempSync(join(tmpdir(), 'kdd-cm-')),
+      controlDir: tmp('kdd-cm-'),
     });
     try {
       const w = await root.run([
@@ -253,7 +254,7 @@ describe('remote kdump end to end on a QEMU guest', () => {
   let localDump: string;
   let localDir: string;
   it('fetches the dump with its dmesg, sha256-verified', async () => {
-    localDir = mkdtempSync(join(tmpdir(), 'kdd-fetched-'));
+    localDir = tmp('kdd-fetched-');
     const t = Date.now();
     const r = await run('fetch', HOST, '-o', localDir);
     timings.fetchSeconds = (Date.now() - t) / 1000;

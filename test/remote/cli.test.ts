@@ -4,20 +4,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliIo, targetCommand } from '../../src/remote/cli/target';
+import { privateDir } from '../../src/remote/ssh';
 import { SSHD, startSshd, type TestSshd } from '../support/sshd';
+import { cleanTmp, tmp } from '../support/tmp';
 
 function captureIo(): CliIo & { stdout: string; stderr: string } {
   const io = {
@@ -44,7 +37,7 @@ describe.skipIf(SSHD === undefined)('vmcore target against a real sshd', () => {
       `Host second\n  HostName localhost\n  HostKeyAlias [127.0.0.1]:${sshd.port}\n  Port ${sshd.port}\n  User root\n  IdentityFile ${sshd.userKey}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${sshd.knownHosts}\n  GlobalKnownHostsFile /dev/null\n`,
     );
     // a Debian-style dump directory: one complete dump with its dmesg, one the capture kernel left unfinished
-    dumpDir = mkdtempSync(join(tmpdir(), 'kdd-crash-'));
+    dumpDir = tmp('kdd-crash-');
     mkdirSync(join(dumpDir, '202611220805'));
     mkdirSync(join(dumpDir, '202611220930'));
     writeFileSync(join(dumpDir, '202611220805', 'dump.202611220805'), randomBytes(2 * 1024 * 1024 + 7));
@@ -55,6 +48,8 @@ describe.skipIf(SSHD === undefined)('vmcore target against a real sshd', () => {
   });
   afterAll(async () => {
     await sshd?.stop();
+    cleanTmp();
+    rmSync(privateDir(), { recursive: true, force: true }); // the CLI's own control-socket directory
   });
 
   it('status --json over a fleet: one result per host, unreachable ones marked', async () => {
@@ -133,7 +128,7 @@ describe.skipIf(SSHD === undefined)('vmcore target against a real sshd', () => {
   });
 
   it('fetch takes the newest complete dump and its dmesg, verified', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'kdd-out-'));
+    const out = tmp('kdd-out-');
     const io = captureIo();
     expect(
       await targetCommand(

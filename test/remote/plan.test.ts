@@ -3,10 +3,9 @@
  * guest test/long boots), and Debian/RHEL hosts assembled from the outputs kdump-arming.md quotes.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   ATOMIC_WRITE_SCRIPT,
   formatPlan,
@@ -18,6 +17,7 @@ import {
 } from '../../src/remote/plan';
 import { parseProbe } from '../../src/remote/probe';
 import type { TargetState } from '../../src/remote/state';
+import { cleanTmp, tmp } from '../support/tmp';
 
 const FIX = join(__dirname, 'fixtures');
 const guestOut = readFileSync(join(FIX, 'qemu-guest-probe.txt'), 'utf8');
@@ -236,7 +236,7 @@ describe('planners', () => {
   });
 
   it('writes boot config atomically with a backup, and verifies', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kdd-atomic-'));
+    const dir = tmp('kdd-atomic-');
     const f = join(dir, 'kdump-tools.cfg');
     writeFileSync(f, 'OLD\n');
     const content = 'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT crashkernel=256M"\n';
@@ -279,3 +279,5 @@ describe('reboot', () => {
     expect(p.steps[0]!.argv[2]).toMatch(/^sync; \(sleep 2; .*reboot.*\) > \/dev\/null 2>&1 < \/dev\/null &$/);
   });
 });
+
+afterAll(() => cleanTmp());

@@ -9,7 +9,6 @@ import {
   closeSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -17,7 +16,6 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AskpassPrompt, AskpassServer } from '../../src/remote/askpass';
@@ -28,6 +26,7 @@ import { shScript } from '../../src/remote/quote';
 import { listConfigHosts, parseHostSpec, SshError, SshSession } from '../../src/remote/ssh';
 import { HOSTILE } from '../support/hostile';
 import { keygen, SSHD, startSshd, type TestSshd } from '../support/sshd';
+import { cleanTmp, tmp } from '../support/tmp';
 
 const available = SSHD !== undefined;
 if (!available && process.env.CI) throw new Error('sshd is missing: .ci/run must install openssh-server');
@@ -44,11 +43,12 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
 
   beforeAll(async () => {
     sshd = await startSshd();
-    controlDir = mkdtempSync(join(tmpdir(), 'kdd-cm-'));
+    controlDir = tmp('kdd-cm-');
   });
   afterAll(async () => {
     for (const s of sessions) await s.disconnect();
     await sshd?.stop();
+    cleanTmp();
   });
 
   it('runs a command and keeps one ControlMaster per host in a private directory', async () => {
@@ -73,7 +73,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.split('\0').slice(0, -1)).toEqual(HOSTILE);
     // and as positional parameters of a constant script, incl. a file whose name starts with "-"
-    const dir = mkdtempSync(join(tmpdir(), 'kdd-q-'));
+    const dir = tmp('kdd-q-');
     const name = "-rf $(touch PWNED); 'x' \n`id`";
     const w = await s.run(shScript('cd "$1" && printf %s "$3" > "./$2" && ls -A', dir, name, 'data'));
     expect(w.code).toBe(0);
@@ -127,7 +127,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     );
     const marker = join(sshd.dir, 'ran');
     // own control directory: a master already verified for testhost would otherwise carry the command
-    const s = session('changed', { controlDir: mkdtempSync(join(tmpdir(), 'kdd-cm-')) });
+    const s = session('changed', { controlDir: tmp('kdd-cm-') });
     const err = await s.run(['touch', marker]).catch((e) => e);
     expect(err).toBeInstanceOf(SshError);
     expect(err.kind).toBe('host-key-changed');
@@ -145,7 +145,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     );
     const err = await session('unknown', {
       batchMode: true,
-      controlDir: mkdtempSync(join(tmpdir(), 'kdd-cm-')),
+      controlDir: tmp('kdd-cm-'),
     })
       .run(['true'])
       .catch((e) => e);
@@ -167,7 +167,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
       `Host asking\n  HostName 127.0.0.1\n  Port ${sshd.port}\n  User root\n  IdentityFile ${key}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${kh}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking ask\n`,
     );
     const prompts: AskpassPrompt[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'kdd-ap-'));
+    const dir = tmp('kdd-ap-');
     const askpass = new AskpassServer(dir, async (p) => {
       prompts.push(p);
       if (p.kind === 'host-key') return p.fingerprint === sshd.fingerprint ? 'yes' : 'no';
@@ -177,13 +177,13 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     await askpass.start();
     try {
       // declining the host key: nothing runs, nothing is added
-      const declining = new AskpassServer(mkdtempSync(join(tmpdir(), 'kdd-ap-')), async (p) =>
+      const declining = new AskpassServer(tmp('kdd-ap-'), async (p) =>
         p.kind === 'host-key' ? 'no' : undefined,
       );
       await declining.start();
       const no = await session('asking', {
         askpass: declining,
-        controlDir: mkdtempSync(join(tmpdir(), 'kdd-cm-')),
+        controlDir: tmp('kdd-cm-'),
       })
         .run(['true'])
         .catch((e) => e);
@@ -191,7 +191,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
       expect(no).toBeInstanceOf(SshError);
       expect(readFileSync(kh, 'utf8')).toBe('');
 
-      const s = session('asking', { askpass, controlDir: mkdtempSync(join(tmpdir(), 'kdd-cm-')) });
+      const s = session('asking', { askpass, controlDir: tmp('kdd-cm-') });
       const r = await s.run(['echo', 'in']);
       expect(r.stdout).toBe('in\n');
       expect(prompts.map((p) => p.kind)).toEqual(['host-key', 'passphrase']);
@@ -209,14 +209,14 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
   });
 
   it('fetches a file killed halfway, resumes from the .part and verifies sha256', async () => {
-    const remoteDir = mkdtempSync(join(tmpdir(), 'kdd-remote-'));
+    const remoteDir = tmp('kdd-remote-');
     const src = join(remoteDir, 'dump.202611220805');
     const size = 128 * 1024 * 1024 + 12345;
     const fd = openSync(src, 'w');
     for (let off = 0; off < size; off += 1 << 20) writeSync(fd, randomBytes(Math.min(1 << 20, size - off)));
     closeSync(fd);
     const want = createHash('sha256').update(readFileSync(src)).digest('hex');
-    const outDir = mkdtempSync(join(tmpdir(), 'kdd-local-'));
+    const outDir = tmp('kdd-local-');
     const dest = join(outDir, 'dump.202611220805');
     const s = session('testhost');
 
@@ -250,10 +250,10 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
   });
 
   it('never passes a corrupted resume off as the file', async () => {
-    const remoteDir = mkdtempSync(join(tmpdir(), 'kdd-remote-'));
+    const remoteDir = tmp('kdd-remote-');
     const src = join(remoteDir, 'vmcore');
     writeFileSync(src, randomBytes(3 * 1024 * 1024));
-    const dest = join(mkdtempSync(join(tmpdir(), 'kdd-local-')), 'vmcore');
+    const dest = join(tmp('kdd-local-'), 'vmcore');
     const s = session('testhost');
     const ac = new AbortController();
     await fetchFile(s, src, dest, {
@@ -276,10 +276,10 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
   });
 
   it('refuses an incomplete dump unless asked, and never calls it complete', async () => {
-    const remoteDir = mkdtempSync(join(tmpdir(), 'kdd-remote-'));
+    const remoteDir = tmp('kdd-remote-');
     const src = join(remoteDir, 'dump-incomplete');
     writeFileSync(src, 'partial');
-    const dest = join(mkdtempSync(join(tmpdir(), 'kdd-local-')), 'dump-incomplete');
+    const dest = join(tmp('kdd-local-'), 'dump-incomplete');
     const s = session('testhost');
     await expect(fetchFile(s, src, dest)).rejects.toThrow(/incomplete dump/);
     expect(existsSync(dest)).toBe(false);
@@ -316,7 +316,7 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
   });
 
   it('lists hosts of an ssh config with its Includes, skipping patterns', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kdd-cfg-'));
+    const dir = tmp('kdd-cfg-');
     mkdirSync(join(dir, 'conf.d'));
     writeFileSync(
       join(dir, 'config'),
