@@ -6,13 +6,13 @@
  * panic message must be in it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDump } from '../../src/dump/open';
 import { findPanicMessage, formatKernelLog, panicCpuFromLog, readKernelLog } from '../../src/kernel/dmesg';
 import { type CliIo, targetCommand } from '../../src/remote/cli/target';
-import { SshSession } from '../../src/remote/ssh';
+import { privateDir, SshSession } from '../../src/remote/ssh';
 import { loadKallsyms } from '../../src/symbols/kallsyms';
 import { formatLocation } from '../../src/symbols/symbolTable';
 import { KernelAddressSpace } from '../../src/translate/addressSpace';
@@ -65,6 +65,7 @@ describe('remote kdump end to end on a QEMU guest', () => {
     console.log('timings (s):', JSON.stringify(timings));
     await guest?.stop();
     cleanTmp();
+    rmSync(privateDir(), { recursive: true, force: true }); // the CLI's control-socket directory
   });
 
   let before: Record<string, unknown>;
