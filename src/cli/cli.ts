@@ -95,6 +95,7 @@ export async function runCli(argv: readonly string[], io: CliIO, env = process.e
       );
     }
     commandName = command.name;
+    if (command.runRaw) return await command.runRaw(rest, io);
     const args = parseArgs(command, rest);
     if (args.help) {
       io.out(commandHelp(command));

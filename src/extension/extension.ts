@@ -13,8 +13,9 @@ import { DISASM_LANGUAGE, RegisterHoverProvider } from './hover';
 import { KERNEL_LOG_LANGUAGE, KernelLogProvider, PanicLineDecorator } from './kernelLogDocument';
 import { KERNEL_LOG_SCHEME } from './pure/kernelLog';
 import { DEBUG_TYPE } from './pure/launchConfig';
+import { activateRemote } from './remote/activate';
 import { SessionRegistry } from './sessions';
-import { RecentDumpsView, registerTargetsViewPlaceholder } from './views';
+import { RecentDumpsView } from './views';
 
 export function activate(context: vscode.ExtensionContext): void {
   const sessions = new SessionRegistry(openDisassemblyOnPanic);
@@ -43,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
       new RegisterHoverProvider(sessions),
     ),
     vscode.window.registerTreeDataProvider('kdump.dumps', recent),
-    registerTargetsViewPlaceholder(),
+    activateRemote(context),
     ...registerCommands(sessions, logs),
   );
 }

@@ -38,13 +38,3 @@ export class RecentDumpsView implements vscode.TreeDataProvider<string>, vscode.
     this.changed.dispose();
   }
 }
-
-// ---------------------------------------------------------------------------------------------------
-// PLACE FOR THE REMOTE "Kdump Targets" TREE (view id `kdump.targets`, being built on another branch).
-// Replace this placeholder with the real TreeDataProvider; the view, its welcome text, its container and
-// the icons media/{light,dark}/target*.svg are already contributed in package.json.
-// ---------------------------------------------------------------------------------------------------
-export function registerTargetsViewPlaceholder(): vscode.Disposable {
-  const empty: vscode.TreeDataProvider<never> = { getChildren: () => [], getTreeItem: (e) => e };
-  return vscode.window.registerTreeDataProvider('kdump.targets', empty);
-}

@@ -1,6 +1,5 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-// biome-ignore-all lint/performance/useDomNodeTextContent: these are playwright Locators, whose innerText (rendered text) is what a user sees
 /**
  * Drives the real VS Code of the e2e route: code-server 4.139.1 (VS Code 1.139.1) on Node 24, with our
  * packaged .vsix installed into a fresh extensions dir, in Debian's chromium through playwright-core.

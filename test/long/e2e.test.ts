@@ -1,6 +1,5 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-// biome-ignore-all lint/performance/useDomNodeTextContent: these are playwright Locators, whose innerText (rendered text) is what a user sees
 /**
  * The extension in a real VS Code (code-server 4.139.1 = VS Code 1.139.1) in a real browser (Debian's
  * chromium via playwright-core), installed from the packaged .vsix, on a workspace with a real dump from

@@ -9,9 +9,10 @@
 import { info } from './info';
 import { rd } from './rd';
 import { regs } from './regs';
+import { target } from './target';
 import type { Command } from './types';
 
-export const COMMANDS: readonly Command[] = [info, regs, rd];
+export const COMMANDS: readonly Command[] = [info, regs, rd, target];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

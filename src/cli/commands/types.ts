@@ -20,4 +20,9 @@ export interface Command extends CommandSpec {
   /** Paragraphs for `vmcore COMMAND --help`, after the usage line and the argument list. */
   help?: string;
   run(args: ParsedArgs, io: CliIO): Promise<number>;
+  /**
+   * Commands with subcommands of their own (`vmcore target …`) take the raw arguments instead:
+   * when present, it is called in place of parsing + `run` (and handles --help itself).
+   */
+  runRaw?(argv: readonly string[], io: CliIO): Promise<number>;
 }
