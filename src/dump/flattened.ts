@@ -179,6 +179,7 @@ export async function openFlattened(source: ByteSource): Promise<FlattenedSource
   let ended = false;
   let recordCount = 0;
   let totalBytes = 0;
+  let zeroTail = false;
   for (;;) {
     if (pos >= source.size) break;
     const view = await headerAt(pos);
@@ -194,6 +195,16 @@ export async function openFlattened(source: ByteSource): Promise<FlattenedSource
     if (offset === -1n && size === -1n) {
       ended = true;
       pos += RECORD_HEADER_SIZE;
+      break;
+    }
+    if (offset === 0n && size === 0n) {
+      // makedumpfile never writes an empty record; zeros here are a preallocated or sparse tail (a copy
+      // that stopped early). Scanning it 16 bytes at a time could take forever on a sparse terabyte.
+      problems.push({
+        kind: 'truncated',
+        message: `the flattened stream turns into zeros at stream offset ${pos} after ${recordCount} records (${source.size - pos} bytes of zeros follow, no end marker): it was cut short`,
+      });
+      zeroTail = true;
       break;
     }
     if (offset < 0n || size < 0n || offset + size > MAX_SAFE) {
@@ -218,7 +229,7 @@ export async function openFlattened(source: ByteSource): Promise<FlattenedSource
     }
     pos = dataStart + want;
   }
-  if (!ended) {
+  if (!ended && !zeroTail) {
     problems.push({
       kind: 'truncated',
       message: `the flattened stream has no end marker: it was cut short after ${recordCount} records (${source.size} bytes); the end of the dump may be missing`,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DumpError } from '../../src/dump/errors';
 import { type FlattenedSource, openFlattened } from '../../src/dump/flattened';
 import { openDumpSource } from '../../src/dump/open';
-import { MemorySource } from '../../src/dump/source';
+import { type ByteSource, MemorySource } from '../../src/dump/source';
 import { corpus } from '../support/corpus';
 import {
   buildFlattened,
@@ -139,6 +139,27 @@ describe('flattened streams', () => {
     );
     const r = await d.memory.read(9n * 4096n, 4096);
     expect(r.gaps).toEqual([]);
+  });
+
+  it('stops at a zero-filled tail (a sparse terabyte after the last record) instead of scanning it', async () => {
+    const stream = buildFlattened(recordsOf(image, 4096), { endMarker: false });
+    // The stream, then zeros up to 1 TiB, as a preallocated or `cp --sparse` copy that stopped early leaves it.
+    const tail: ByteSource = {
+      name: 'zero-tail',
+      size: 2 ** 40,
+      read: async (offset, length) => {
+        const out = new Uint8Array(Math.max(0, Math.min(length, 2 ** 40 - offset)));
+        if (offset < stream.length) out.set(stream.subarray(offset, offset + out.length));
+        return out;
+      },
+      close: async () => {},
+    };
+    const d = await openDumpSource(tail);
+    const messages = d.problems.filter((p) => p.kind === 'truncated').map((p) => p.message);
+    expect(messages[0]).toBe(
+      `the flattened stream turns into zeros at stream offset ${stream.length} after ${recordsOf(image, 4096).length} records (${2 ** 40 - stream.length} bytes of zeros follow, no end marker): it was cut short`,
+    );
+    expect(Buffer.from((await d.memory.read(9n * 4096n, 4096)).bytes)).toEqual(Buffer.from(patternPage(9)));
   });
 
   it('opens a stream cut inside a record: what is there, and exactly what is missing', async () => {
