@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { matchRate } from '../support/backtrace';
 import { type CorpusDump, corpus, PROJECT_ROOT, refFile, systemMapFor, VMCORES } from '../support/corpus';
 import { ByteWriter, buildElfCore, EM, NT_PRSTATUS, pattern } from '../support/elfBuilder';
 
@@ -268,6 +269,122 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
     const r = await vmcore('rd', '--phys', d.path, s.paddr_pagewalk!, '16', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).bytes).toBe(s.bytes_via_phys ?? s.bytes);
+  });
+});
+
+describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt', (_name, d) => {
+  const samples: Sample[] = (d.truth.drgn?.memory_samples ?? []).filter(
+    (s: Sample & { pagewalk_entries?: string[] }) => s.region !== 'user' && s.pagewalk_entries,
+  );
+
+  it('vtop --json: the physical address and every page-table entry drgn found; text as crash prints it', async () => {
+    const picks = [
+      samples.find((s) => s.region === 'kernel-image'),
+      samples.find((s) => s.region === 'vmalloc'),
+    ].filter((s): s is Sample & { pagewalk_entries: string[] } => s !== undefined);
+    expect(picks.length).toBeGreaterThan(0);
+    for (const s of picks) {
+      const r = await vmcore('vtop', d.path, s.vaddr, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.virtual).toBe(s.vaddr);
+      expect(out.physical, s.what).toBe(s.paddr_pagewalk);
+      expect(out.via).toBe('page-table');
+      expect(
+        out.entries.map((e: { value: string }) => `0x${e.value.slice(2).padStart(16, '0')}`),
+        s.what,
+      ).toEqual(s.pagewalk_entries);
+    }
+    // crash's own vtop of the same address: the same physical address and the same entries.
+    const crashVtop = existsSync(d.refDir)
+      ? readdirSync(d.refDir).filter((f) => /^crash-vtop-\d+\.txt$/.test(f))
+      : [];
+    for (const f of crashVtop.slice(0, 3)) {
+      const ref = readFileSync(join(d.refDir, f), 'utf8');
+      const m = /^([0-9a-f]+)\s+([0-9a-f]+)\s*$/m.exec(ref.split('\n')[1] ?? '');
+      if (!m) continue;
+      const r = await vmcore('vtop', d.path, m[1]!);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.split('\n')[1]!.trim().split(/\s+/)).toEqual([m[1], m[2]]);
+      for (const [, table, value] of ref.matchAll(/^\s+(?:PUD|PMD|PTE|P4D): ([0-9a-f]+) => ([0-9a-f]+)/gm))
+        expect(r.stdout).toContain(`${table} => ${value}`);
+    }
+  });
+
+  it('vtop of an unmapped address: exit 1 and the reason', async () => {
+    const r = await vmcore('vtop', d.path, '0x1234', '--json');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ virtual: '0x1234', physical: null });
+    expect(JSON.parse(r.stdout).error).toMatch(/./);
+  });
+
+  it('ptov --json: the direct-map alias of a physical address, at page_offset_base + PADDR', async () => {
+    const s = samples.find((x) => x.paddr_pagewalk && x.bytes !== null)!;
+    const r = await vmcore('ptov', d.path, s.paddr_pagewalk!, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.physical).toBe(s.paddr_pagewalk);
+    const direct = out.aliases.find((a: { region: string }) => a.region === 'direct-map');
+    const base = d.truth.drgn?.kaslr_regions?.page_offset_base;
+    if (base) expect(direct.address).toBe(`0x${(BigInt(base) + BigInt(s.paddr_pagewalk!)).toString(16)}`);
+    else expect(direct).toBeDefined();
+  });
+
+  it('dmesg: identical to makedumpfile --dump-dmesg (or crash log) line for line', async () => {
+    const refs = [join(VMCORES, d.scenario, 'logs', 'dmesg.txt'), join(d.refDir, 'crash-log.txt')].filter(
+      existsSync,
+    );
+    expect(refs.length).toBeGreaterThan(0);
+    const r = await vmcore('dmesg', d.path);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const want = readFileSync(refs[0]!, 'utf8').replace(/\n+$/, '').split('\n');
+    const got = r.stdout.replace(/\n+$/, '').split('\n');
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < got.length; i++)
+      if (got[i] !== want[i]) expect(got[i], `line ${i + 1}`).toBe(want[i]);
+  });
+
+  it('bt --json: the panicking CPU, its frames matching drgn’s reference stack (≥ 95%)', async () => {
+    const r = await vmcore('bt', d.path, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.cpus).toHaveLength(1);
+    const cpu = out.cpus[0];
+    if (d.truth.crash_summary.panic_message === null) {
+      // A live dump (QEMU dump-guest-memory): no CPU panicked; the first CPU is shown and stderr says so.
+      expect(cpu.panicked).toBe(false);
+      expect(r.stderr).toMatch(
+        /the panicking CPU is not known \(panic_cpu is -1: no CPU panicked\); showing CPU 0/,
+      );
+      expect(cpu.frames[0].function).toMatch(/./);
+      return;
+    }
+    expect(r.stderr).toBe('');
+    expect(cpu.panicked).toBe(true);
+    expect(cpu.cpu).toBe(d.truth.crash_summary.panic_cpu);
+    expect(cpu.pid).toBe(d.truth.crash_summary.crashed_pid);
+    const ours = cpu.frames.map((f: { name: string; pc: string }) => ({ name: f.name, pc: BigInt(f.pc) }));
+    const ref = d.truth.drgn?.crashing_cpu_stack_trace ?? [];
+    expect(ref.length).toBeGreaterThan(0);
+    const { matched, total } = matchRate(ref, ours);
+    expect(
+      matched / total,
+      JSON.stringify({ matched, total, ours: cpu.frames.map((f: { name: string }) => f.name) }),
+    ).toBeGreaterThanOrEqual(0.95);
+    expect(cpu.frames[0].unwinder).toMatch(/./);
+  });
+
+  it('bt --all: one stack per CPU; --cpu N one of them; a CPU that is not there is a usage error', async () => {
+    const all = await vmcore('bt', d.path, '--all');
+    expect(all.code, all.stderr).toBe(0);
+    const headers = all.stdout.split('\n').filter((l) => l.startsWith('PID: '));
+    expect(headers).toHaveLength(d.truth.prstatus.length);
+    const cpu = cpuOf(d, 0);
+    const one = await vmcore('bt', d.path, '--cpu', String(cpu));
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(new RegExp(`^PID: ${d.truth.prstatus[0].pid}\\s+CPU: ${cpu}\\s`));
+    expectUsageError(await vmcore('bt', d.path, '--cpu', '999'), /has no registers for CPU 999/);
   });
 });
 

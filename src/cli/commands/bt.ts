@@ -1,0 +1,101 @@
+/** `vmcore bt FILE [--cpu N|--all] [--vmlinux P] [--system-map P] [--json]`: stacks, like crash's `bt`. */
+import { formatBacktrace } from '../../kernel/crashFormat';
+import type { Backtrace } from '../../kernel/kernelDump';
+import { UsageError } from '../args';
+import { toJson } from '../output';
+import { cpuList, FILE, JSON_OPTION, SYMBOL_OPTIONS, withKernel } from './common';
+import { type Command, EXIT } from './types';
+
+const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+function frameJson(bt: Backtrace) {
+  return bt.frames.map((f) => ({
+    pc: hex(f.pc),
+    sp: hex(f.sp),
+    function: f.location?.symbol.name ?? null,
+    offset: f.location ? hex(f.location.offset) : null,
+    name: f.name,
+    /** orc, frame-pointer, exception (a pt_regs on the stack), stack-scan… */
+    unwinder: f.source,
+    reliable: f.reliable,
+    userMode: f.userMode,
+  }));
+}
+
+export const bt: Command = {
+  name: 'bt',
+  summary: 'the kernel stack of the panicking CPU, of one CPU or of all (crash: bt, bt -a)',
+  positionals: [FILE],
+  options: [
+    { name: 'cpu', type: 'integer', value: 'N', description: 'CPU N instead of the panicking one' },
+    { name: 'all', short: 'a', type: 'flag', description: 'every CPU that saved registers' },
+    ...SYMBOL_OPTIONS,
+    JSON_OPTION,
+  ],
+  help: `Unwinds from the registers each CPU saved: ORC tables (from the dump's own memory, found through
+kallsyms) on x86_64, frame records on aarch64, across exception and interrupt frames (pt_regs) down
+to user space; a stack scan as the last resort, whose frames are marked "?" as crash's bt -t does.
+Symbols come from --vmlinux or --system-map when given, else from the kernel's kallsyms in the dump.
+JSON: {cpus: [{cpu, noteIndex, pid, comm, panicked, frames: [{pc, sp, function, offset, name,
+unwinder, reliable, userMode}], stopReason}], symbols}.`,
+  async run(args, io) {
+    if (args.flags.all && args.integers.cpu !== undefined) {
+      throw new UsageError('give --cpu N or --all, not both', 'bt');
+    }
+    return withKernel(args, async (view) => {
+      const { dump, kernel } = view;
+      if (!kernel) throw new UsageError(`${dump.path}: ${view.kernelProblem}`, 'bt');
+      const list = cpuList(view);
+      if (list.cpus.length === 0) {
+        io.err(`vmcore: ${dump.path}: no CPU saved its registers (the dump has no NT_PRSTATUS notes)\n`);
+        return EXIT.PARTIAL;
+      }
+      let indexes: number[];
+      const wanted = args.integers.cpu;
+      if (args.flags.all) indexes = list.cpus.map((_, i) => i);
+      else if (wanted !== undefined) {
+        const i = list.cpus.findIndex((c) => c.cpu === wanted);
+        if (i < 0) {
+          throw new UsageError(
+            `${dump.path} has no registers for CPU ${wanted} (CPUs with saved registers: ${list.cpus.map((c) => c.cpu).join(', ')})`,
+            'bt',
+          );
+        }
+        indexes = [i];
+      } else {
+        const i = kernel.cpus.findIndex((c) => c.panicked);
+        if (i < 0) {
+          io.err(
+            `vmcore: ${dump.path}: the panicking CPU is not known (${kernel.panicCpuNote ?? 'no panic found'}); showing CPU ${list.cpus[0]!.cpu}, use --cpu N or --all\n`,
+          );
+        }
+        indexes = [Math.max(0, i)];
+      }
+      const stacks = [];
+      for (const i of indexes) stacks.push({ i, bt: await kernel.backtrace(i) });
+      if (args.flags.json) {
+        io.out(
+          toJson({
+            cpus: stacks.map(({ i, bt }) => {
+              const c = kernel.cpus[i]!;
+              return {
+                cpu: list.cpus[i]!.cpu,
+                noteIndex: c.noteIndex,
+                pid: c.pid,
+                comm: c.comm ?? null,
+                panicked: c.panicked,
+                frames: frameJson(bt),
+                stopReason: bt.stopReason ?? null,
+              };
+            }),
+            symbols: kernel.symbolsNote,
+          }),
+        );
+      } else {
+        const text = stacks.map(({ i, bt }) => formatBacktrace(kernel.cpus[i]!, bt, dump.arch.wordSize));
+        io.out(`${text.join('\n\n')}\n`);
+      }
+      return EXIT.OK;
+    });
+  },
+};
