@@ -227,6 +227,13 @@ export async function openElfDump(
       });
       continue;
     }
+    if (source.storedBytes !== undefined && ph.filesz > source.storedBytes) {
+      problems.push({
+        kind: 'notes',
+        message: `a PT_NOTE segment claims ${ph.filesz} bytes at offset ${ph.offset}, more than the ${source.storedBytes} bytes the flattened stream holds; ignored`,
+      });
+      continue;
+    }
     noteBytes += ph.filesz;
     const bytes = await source.read(ph.offset, ph.filesz);
     if (bytes.length < ph.filesz) {

@@ -55,6 +55,8 @@ export class FlattenedSource implements ByteSource {
   readonly name: string;
   /** Size of the reassembled image: the end of the last byte any record supplies. */
   readonly size: number;
+  /** Bytes the records supply; the rest of the image is holes. */
+  readonly storedBytes: number;
 
   constructor(
     private readonly stream: ByteSource,
@@ -68,6 +70,9 @@ export class FlattenedSource implements ByteSource {
   ) {
     this.name = stream.name;
     this.size = ends.length > 0 ? ends[ends.length - 1]! : 0;
+    let stored = 0;
+    for (let i = 0; i < starts.length; i++) stored += ends[i]! - starts[i]!;
+    this.storedBytes = stored;
   }
 
   /** Number of disjoint pieces of the image the index holds. */

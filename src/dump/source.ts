@@ -12,6 +12,12 @@ export interface ByteSource {
   /** Number of bytes that can be read. */
   readonly size: number;
   /**
+   * Bytes the source really stores, when fewer than `size` (a flattened stream's records: the rest of
+   * its image is holes that read as zeros). Header-driven reads are bounded by it, so a stream of a
+   * few KiB cannot make a reader allocate megabytes of holes.
+   */
+  readonly storedBytes?: number;
+  /**
    * Up to `length` bytes at `offset`. The result is shorter only at the end of the source;
    * reading at or past the end returns an empty array.
    */

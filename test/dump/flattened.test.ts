@@ -250,4 +250,22 @@ describe('an ELF dump inside a flattened stream', () => {
     expect(d.vmcoreinfo?.osRelease).toBe(elf!.truth.kernel.osrelease);
     expect(d.details.flattenedRecords).toBe(32);
   });
+
+  it('a PT_NOTE larger than everything the stream holds is refused, not read as megabytes of holes', async () => {
+    const head = new Uint8Array(64 * 1024);
+    const file = openSync(elf!.path, 'r');
+    readSync(file, head, 0, head.length, 0);
+    closeSync(file);
+    const view = new DataView(head.buffer);
+    const phnum = view.getUint16(56, true);
+    const note = [...Array(phnum).keys()].map((i) => 64 + i * 56).find((o) => view.getUint32(o, true) === 4)!;
+    view.setBigUint64(note + 32, 48n << 20n, true); // p_filesz: 48 MiB
+    // A record far away makes the image 256 MiB: the notes would fit in it, as holes.
+    const records = [...recordsOf(head, 65536), { offset: 256 << 20, data: new Uint8Array(16) }];
+    const d = await openDumpSource(new MemorySource(buildFlattened(records), 'hostile'));
+    expect(d.problems.map((p) => p.message)).toContain(
+      `a PT_NOTE segment claims ${48 << 20} bytes at offset ${view.getBigUint64(note + 8, true)}, more than the ${64 * 1024 + 16} bytes the flattened stream holds; ignored`,
+    );
+    expect(d.prstatus).toEqual([]);
+  });
 });
