@@ -1,11 +1,12 @@
 /** One benchmark per process (so peak RSS is its own): `node bench.js NAME` prints a JSON result. */
-import { benchOpen, benchRandomZlib, benchSequential, type Result } from './engine';
+import { benchDmesg, benchOpen, benchRandomZlib, benchSequential, type Result } from './engine';
 import { benchFetch } from './remote';
 
 const BENCHES: Record<string, () => Promise<Result>> = {
   open: benchOpen,
   sequential: benchSequential,
   'random-zlib': benchRandomZlib,
+  dmesg: benchDmesg,
   'fetch-vs-scp': benchFetch,
 };
 
