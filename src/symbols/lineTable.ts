@@ -17,6 +17,7 @@ import { LruCache } from '../util/lru';
 import {
   type AddressRangeIndex,
   buildRangeIndex,
+  MAX_ARANGES,
   parseAranges,
   type UnitRange,
   unitForAddress,
@@ -71,6 +72,8 @@ const MAX_ABBREV_READ = 1024 * 1024;
 const MAX_PATH = 4096;
 /** Units indexed when `.debug_aranges` cannot be used. */
 const MAX_SCANNED_UNITS = 1 << 18;
+/** Bytes the unit index may read (Debian 6.1 needs ≈23 MB, mostly abbreviation tables). */
+const SCAN_READ_BUDGET = 256 * 1024 * 1024;
 
 const SHF_ALLOC = 0x2n;
 const SHF_EXECINSTR = 0x4n;
@@ -122,6 +125,8 @@ export class DwarfLineTable {
   });
   private readonly loading = new Map<number, Promise<Result<LoadedProgram>>>();
   private readonly abbreviations = new LruCache<string, Abbreviation | undefined>(CACHED_UNITS);
+  /** Bytes read from the file so far (all sections). */
+  bytesRead = 0;
 
   private constructor(
     private readonly source: ByteSource,
@@ -267,16 +272,19 @@ export class DwarfLineTable {
     return index.count > 0 ? index : undefined;
   }
 
-  /** Index every unit by the ranges its first DIE names: headers only, bounded by MAX_SCANNED_UNITS. */
+  /** Index every unit by the ranges its first DIE names: headers only, bounded in units and bytes read. */
   private async scanUnits(): Promise<AddressRangeIndex> {
     const size = this.sections.get('.debug_info')!.size;
     const ranges: UnitRange[] = [];
     let offset = 0;
-    for (let n = 0; offset < size && n < MAX_SCANNED_UNITS; n++) {
+    const budgetEnd = this.bytesRead + SCAN_READ_BUDGET;
+    for (let n = 0; offset < size && n < MAX_SCANNED_UNITS && this.bytesRead < budgetEnd; n++) {
       const info = await this.unit(offset);
       if (!info.ok) break; // without a header the next unit cannot be found
       try {
-        for (const r of await this.unitRanges(info.value)) ranges.push({ ...r, unit: offset });
+        for (const r of await this.unitRanges(info.value)) {
+          if (ranges.length < MAX_ARANGES) ranges.push({ ...r, unit: offset });
+        }
       } catch {
         // A unit whose ranges cannot be read is left out of the index; the others still count.
       }
@@ -311,7 +319,9 @@ export class DwarfLineTable {
     if (offset === undefined) return [];
     if (attr.form === DW_FORM.rnglistx) {
       // An index into the offsets table that follows the unit's rnglists header.
-      const tableBase = formNumber(u.attributes.get(DW_AT.rnglists_base)?.value) ?? 12;
+      // Without DW_AT_rnglists_base: the first table, after its header (12 bytes, 20 in 64-bit DWARF).
+      const tableBase =
+        formNumber(u.attributes.get(DW_AT.rnglists_base)?.value) ?? (h.offsetSize === 8 ? 20 : 12);
       const entry = await this.read('.debug_rnglists', tableBase + offset * h.offsetSize, h.offsetSize);
       offset = tableBase + new DwarfCursor(entry, this.littleEndian).offset(h.offsetSize);
     }
@@ -534,6 +544,7 @@ export class DwarfLineTable {
       throw new DwarfError(`${length} bytes at ${section}+0x${offset.toString(16)} lie outside the section`);
     }
     const bytes = await this.source.read(s.offset + offset, length);
+    this.bytesRead += bytes.length;
     if (bytes.length < length) throw new DwarfError(`${this.source.name} ends inside ${section}`);
     return bytes;
   }
