@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import {
   Handles,
   InitializedEvent,
@@ -19,6 +21,7 @@ import { type BacktraceFrame, KernelDump } from '../kernel/kernelDump';
 import { formatLocation } from '../symbols/symbolTable';
 import { CommandError, helpText, runCommand } from './commands';
 import { formatRegisterValue, hexWord, isPointerRegister, resolveRegisterName } from './registers';
+import { SourceLocator } from './sourceFiles';
 
 /** Attributes of a `vmcore` launch configuration. */
 export interface VmcoreLaunchArguments extends DebugProtocol.LaunchRequestArguments {
@@ -28,6 +31,8 @@ export interface VmcoreLaunchArguments extends DebugProtocol.LaunchRequestArgume
   vmlinux?: string;
   /** System.map for symbols. */
   systemMap?: string;
+  /** A kernel source tree: the files the vmlinux's line tables name are looked for in it. */
+  kernelSource?: string;
 }
 
 type VariableRef =
@@ -58,6 +63,10 @@ export class VmcoreDebugSession extends LoggingDebugSession {
     this.configurationDone = resolve;
   });
   private readonly inflight = new Map<number, AbortController>();
+  private sources = new SourceLocator();
+  /** Source references of files that are not on this machine (a placeholder document explains). */
+  private readonly missingSources = new Map<string, number>();
+  private readonly missingSourceFiles: string[] = [];
 
   constructor() {
     super();
@@ -121,6 +130,11 @@ export class VmcoreDebugSession extends LoggingDebugSession {
     if (typeof args.vmcore !== 'string' || args.vmcore.length === 0) {
       return this.fail(response, 'launch attribute "vmcore" is required: the path of the crash dump to open');
     }
+    if (args.kernelSource !== undefined && args.kernelSource !== '') {
+      const problem = await directoryProblem(args.kernelSource);
+      if (problem) return this.fail(response, `kernelSource: ${problem}`);
+      this.sources = new SourceLocator(args.kernelSource);
+    }
     const progressId = `open-${Date.now()}`;
     const progress = this.clientCaps.supportsProgressReporting;
     if (progress) this.sendEvent(new ProgressStartEvent(progressId, 'Opening crash dump', args.vmcore));
@@ -162,6 +176,7 @@ export class VmcoreDebugSession extends LoggingDebugSession {
         ? `Panic on CPU ${k.cpus[panicIndex]?.cpu ?? '?'}: ${k.panicMessage}`
         : 'No panic recorded (live or hypervisor snapshot).',
       `Symbols: ${k.symbolsNote}.`,
+      ...(k.symbols?.source === 'vmlinux' ? [`Source lines: ${k.linesNote}.`] : []),
       ...k.dump.problems.map((p) => `Note: ${p.message}`),
       'Type "help" for crash-style commands (bt, log, sys, rd, vtop, ptov, dis, sym).',
     ];
@@ -188,9 +203,9 @@ export class VmcoreDebugSession extends LoggingDebugSession {
       const bt = await k.backtrace(cpu, signal);
       const start = args.startFrame ?? 0;
       const levels = args.levels && args.levels > 0 ? args.levels : bt.frames.length;
-      const frames = bt.frames
-        .slice(start, start + levels)
-        .map((f, i) => this.toStackFrame(cpu, start + i, f));
+      const frames = await Promise.all(
+        bt.frames.slice(start, start + levels).map((f, i) => this.toStackFrame(cpu, start + i, f)),
+      );
       response.body = { stackFrames: frames, totalFrames: bt.frames.length };
       this.sendResponse(response);
     } catch (err) {
@@ -200,7 +215,11 @@ export class VmcoreDebugSession extends LoggingDebugSession {
     }
   }
 
-  private toStackFrame(cpu: number, index: number, f: BacktraceFrame): DebugProtocol.StackFrame {
+  private async toStackFrame(
+    cpu: number,
+    index: number,
+    f: BacktraceFrame,
+  ): Promise<DebugProtocol.StackFrame> {
     const name = f.userMode ? `0x${f.pc.toString(16)} (user space)` : f.reliable ? f.name : `? ${f.name}`;
     const frame: DebugProtocol.StackFrame = {
       id: frameId(cpu, index),
@@ -210,7 +229,61 @@ export class VmcoreDebugSession extends LoggingDebugSession {
       instructionPointerReference: '0x' + f.pc.toString(16),
     };
     if (!f.reliable || f.userMode || !f.location) frame.presentationHint = 'subtle';
+    if (f.line) {
+      frame.source = await this.sourceFor(f.line.file);
+      frame.line = f.line.line;
+      frame.column = f.line.column ?? 0;
+    }
     return frame;
+  }
+
+  /**
+   * A file on this machine is a plain `path`, which VS Code opens. One that is not gets a placeholder
+   * document (a source reference) marked `deemphasize`: CALL STACK still shows `panic.c 358`, VS Code
+   * does not pick it as the frame to show on the stop (so the Disassembly view opens instead), and
+   * clicking it explains where the file was and how to point `kernelSource` at a tree, instead of
+   * VS Code's "could not load source" error for a source it cannot resolve.
+   */
+  private async sourceFor(file: string): Promise<DebugProtocol.Source> {
+    const local = await this.sources.locate(file);
+    if (local) return { name: basename(local), path: local };
+    let ref = this.missingSources.get(file);
+    if (ref === undefined) {
+      this.missingSourceFiles.push(file);
+      ref = this.missingSourceFiles.length;
+      this.missingSources.set(file, ref);
+    }
+    return {
+      name: basename(file),
+      sourceReference: ref,
+      presentationHint: 'deemphasize',
+      origin: `not on this machine: ${file}`,
+    };
+  }
+
+  protected override sourceRequest(
+    response: DebugProtocol.SourceResponse,
+    args: DebugProtocol.SourceArguments,
+  ): void {
+    const ref = args.source?.sourceReference ?? args.sourceReference;
+    const file = ref > 0 ? this.missingSourceFiles[ref - 1] : undefined;
+    if (!file) {
+      this.fail(response, `no source with reference ${ref}`, false);
+      return;
+    }
+    const tree = this.sources.kernelSource;
+    const lines = [
+      `${file}`,
+      '',
+      'This file of the kernel source is not on this machine, so its text cannot be shown.',
+      tree
+        ? `It is not under "kernelSource" (${tree}) either: that folder should hold the source tree of the crashed kernel${this.kernel?.osRelease ? ` (${this.kernel.osRelease})` : ''}.`
+        : `To see it, set "kernelSource" in the launch configuration to a source tree of the crashed kernel${this.kernel?.osRelease ? ` (${this.kernel.osRelease})` : ''}; the path above is looked for in it by its trailing directories (for example kernel/panic.c).`,
+      '',
+      'The Disassembly view (right-click a frame in CALL STACK → Open Disassembly View) shows the instructions.',
+    ];
+    response.body = { content: lines.join('\n') + '\n', mimeType: 'text/plain' };
+    this.sendResponse(response);
   }
 
   protected override scopesRequest(
@@ -296,6 +369,9 @@ export class VmcoreDebugSession extends LoggingDebugSession {
         ['stack pointer', hexWord(f.sp, k.arch.wordSize)],
       ];
       if (f.cfa !== undefined) rows.push(['frame address (CFA)', hexWord(f.cfa, k.arch.wordSize)]);
+      if (f.line)
+        rows.push(['source', `${f.line.file}:${f.line.line}${f.line.column ? `:${f.line.column}` : ''}`]);
+      else if (f.lineProblem) rows.push(['source', f.lineProblem]);
       if (f.isReturnAddress) rows.push(['return address', `${hexWord(f.pc, k.arch.wordSize)} <${f.name}>`]);
       rows.push(['unwinder', f.source], ['reliable', f.reliable ? 'yes' : 'no (guessed from a stack scan)']);
       return rows.map(([name, value]) => ({
@@ -497,7 +573,15 @@ export class VmcoreDebugSession extends LoggingDebugSession {
       details: {
         message,
         typeName: cpu.panicked ? 'Kernel panic' : 'CPU stopped',
-        stackTrace: bt?.frames.map((f) => (f.userMode ? `0x${f.pc.toString(16)} (user)` : f.name)).join('\n'),
+        stackTrace: bt?.frames
+          .map((f) =>
+            f.userMode
+              ? `0x${f.pc.toString(16)} (user)`
+              : f.line
+                ? `${f.name} (${basename(f.line.file)}:${f.line.line})`
+                : f.name,
+          )
+          .join('\n'),
       },
     };
     this.sendResponse(response);
@@ -587,6 +671,18 @@ export class VmcoreDebugSession extends LoggingDebugSession {
 
   private fail(response: DebugProtocol.Response, message: string, showUser = true): void {
     this.sendErrorResponse(response, { id: 1, format: message.replace(/[{}]/g, ''), showUser });
+  }
+}
+
+/** Why a `kernelSource` path cannot be used, or undefined when it is a folder. */
+async function directoryProblem(path: unknown): Promise<string | undefined> {
+  if (typeof path !== 'string') return 'must be a path (a string) to a kernel source tree';
+  try {
+    if (!(await stat(path)).isDirectory())
+      return `${path} is not a folder: give the top of a kernel source tree`;
+    return undefined;
+  } catch (err) {
+    return `cannot use ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
   }
 }
 

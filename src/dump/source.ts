@@ -42,9 +42,14 @@ export class FileSource implements ByteSource {
     readonly name: string,
     private readonly handle: FileHandle,
     readonly size: number,
+    private readonly blockCache: boolean,
   ) {}
 
-  static async open(path: string): Promise<FileSource> {
+  /**
+   * `blockCache: false` reads exactly the bytes asked for: for readers that pick small pieces out of a
+   * very large file (DWARF in a vmlinux) and cache what they decoded themselves.
+   */
+  static async open(path: string, options: { blockCache?: boolean } = {}): Promise<FileSource> {
     let handle: FileHandle;
     try {
       handle = await open(path, 'r');
@@ -54,7 +59,7 @@ export class FileSource implements ByteSource {
     try {
       const stat = await handle.stat();
       if (stat.isDirectory()) throw new DumpError('io', `${path} is a directory, not a dump file`);
-      return new FileSource(path, handle, stat.size);
+      return new FileSource(path, handle, stat.size, options.blockCache ?? true);
     } catch (err) {
       await handle.close();
       throw err;
@@ -68,7 +73,7 @@ export class FileSource implements ByteSource {
     }
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return new Uint8Array(0);
-    if (end - offset >= BLOCK_SIZE) return this.readDirect(offset, end - offset);
+    if (!this.blockCache || end - offset >= BLOCK_SIZE) return this.readDirect(offset, end - offset);
     const first = Math.floor(offset / BLOCK_SIZE);
     const last = Math.floor((end - 1) / BLOCK_SIZE);
     if (first === last) {

@@ -82,6 +82,8 @@ export function formatBacktrace(cpu: CpuInfo, bt: Backtrace, wordSize: number): 
     lines.push(
       `${`#${i}`.padStart(3)} [${h(f.sp).padStart(wordSize * 2, '0')}] ${where}${f.source === 'exception' ? '  [exception frame]' : ''}`,
     );
+    // The source line below the frame, as crash's `bt -l` prints it.
+    if (f.line) lines.push(`    ${f.line.file}: ${f.line.line}`);
   });
   if (bt.stopReason) lines.push(`    (unwinding stopped: ${bt.stopReason})`);
   return lines.join('\n');

@@ -2,6 +2,8 @@ import type { ArchInfo } from '../arch/types';
 import { openDump } from '../dump/open';
 import type { Dump } from '../dump/types';
 import { loadKallsyms } from '../symbols/kallsyms';
+import { DwarfLineTable, type SourceLine } from '../symbols/lineTable';
+import { toLinkTime } from '../symbols/relocate';
 import { formatLocation, type SymbolLocation, type SymbolTable } from '../symbols/symbolTable';
 import { loadSystemMap } from '../symbols/systemMap';
 import { loadVmlinux } from '../symbols/vmlinux';
@@ -37,6 +39,10 @@ export interface BacktraceFrame extends Frame {
   /** `function+0xoffset`, or the hex address when no symbol covers it. */
   name: string;
   location?: SymbolLocation;
+  /** Source file and line from the vmlinux's DWARF line table (of pc − 1 for a return address). */
+  line?: SourceLine;
+  /** Why a kernel frame has no `line` when a line table was loaded. */
+  lineProblem?: string;
 }
 
 export interface Backtrace {
@@ -52,6 +58,10 @@ export class KernelDump {
   symbols: SymbolTable | undefined;
   /** Why symbols are missing or where they came from. */
   symbolsNote: string;
+  /** DWARF line tables of the vmlinux, when it has them. */
+  lines: DwarfLineTable | undefined;
+  /** Where source lines come from, or why there are none. */
+  linesNote: string;
   cpus: CpuInfo[] = [];
   cpuMappingNote: string | undefined;
   panicCpu: number | undefined;
@@ -68,6 +78,7 @@ export class KernelDump {
     readonly space: KernelAddressSpace,
   ) {
     this.symbolsNote = 'no symbols: give a System.map or vmlinux';
+    this.linesNote = 'no source lines: they need a vmlinux with DWARF';
   }
 
   get arch(): ArchInfo {
@@ -175,6 +186,7 @@ export class KernelDump {
       options.progress?.(`reading symbols from ${options.vmlinux}`);
       this.symbols = await withAttribute('vmlinux', () => loadVmlinux(options.vmlinux!, ctx));
       this.symbolsNote = `${this.symbols.size} symbols from vmlinux ${options.vmlinux}`;
+      await this.loadLines(options.vmlinux);
       return;
     }
     if (options.systemMap) {
@@ -190,6 +202,27 @@ export class KernelDump {
     } catch (err) {
       this.symbolsNote = `no symbols: the dump's kallsyms could not be read (${(err as Error).message}); give a System.map or vmlinux`;
     }
+  }
+
+  /** A vmlinux without DWARF still gives symbols: missing line tables are a note, not an error. */
+  private async loadLines(vmlinux: string): Promise<void> {
+    try {
+      this.lines = await DwarfLineTable.open(vmlinux);
+      this.linesNote = this.lines.description;
+    } catch (err) {
+      this.linesNote = `no source lines: ${(err as Error).message}`;
+    }
+  }
+
+  /** The source line of a runtime address in the kernel image, or why there is none. */
+  async sourceLine(address: bigint): Promise<{ line?: SourceLine; problem?: string }> {
+    const relocation = this.symbols?.relocation;
+    if (!this.lines || !relocation) return { problem: this.linesNote };
+    const link = toLinkTime(relocation, address);
+    if (link === undefined)
+      return { problem: 'the address is outside the kernel image the vmlinux describes' };
+    const r = await this.lines.lookup(link);
+    return r.found ? { line: r.line } : { problem: `no line info: ${r.reason}` };
   }
 
   /** `function+0xoffset` for an address (the return-address rule is the caller's business). */
@@ -222,13 +255,22 @@ export class KernelDump {
       cpu.registers,
       this.dump.vmcoreinfo?.numberU64('KERNELPACMASK') ?? 0n,
     );
-    const frames = result.frames.map((f) => {
-      const location = f.userMode ? undefined : this.symbolize(f.isReturnAddress ? f.pc - 1n : f.pc);
+    const frames: BacktraceFrame[] = [];
+    for (const f of result.frames) {
+      // A return address belongs to the call before it: look up pc − 1, as debuggers do.
+      const lookupPc = f.isReturnAddress ? f.pc - 1n : f.pc;
+      const location = f.userMode ? undefined : this.symbolize(lookupPc);
       const fixed = location
         ? { symbol: location.symbol, offset: f.pc - location.symbol.address }
         : undefined;
-      return { ...f, location: fixed, name: formatLocation(fixed, f.pc) };
-    });
+      const frame: BacktraceFrame = { ...f, location: fixed, name: formatLocation(fixed, f.pc) };
+      if (this.lines && !f.userMode) {
+        const { line, problem } = await this.sourceLine(lookupPc);
+        if (line) frame.line = line;
+        else if (problem) frame.lineProblem = problem;
+      }
+      frames.push(frame);
+    }
     return { frames, stopReason: result.stopReason };
   }
 
@@ -262,6 +304,7 @@ export class KernelDump {
     if (this.osRelease) info.RELEASE = this.osRelease;
     info.MACHINE = this.arch.name;
     info.SYMBOLS = this.symbolsNote;
+    if (this.symbols?.source === 'vmlinux') info['SOURCE LINES'] = this.linesNote;
     if (this.panicMessage) info.PANIC = `"${this.panicMessage}"`;
     if (this.panicCpu !== undefined) info['PANIC CPU'] = String(this.panicCpu);
     if (this.cpuMappingNote) info['CPU NUMBERS'] = this.cpuMappingNote;
@@ -269,6 +312,7 @@ export class KernelDump {
   }
 
   async close(): Promise<void> {
+    await this.lines?.close().catch(() => undefined);
     await this.dump.close();
   }
 }

@@ -108,6 +108,16 @@ export function relocate(link: readonly KernelSymbol[], r: Relocation): KernelSy
 }
 
 /**
+ * The link-time address of a runtime address, for looking it up in the file (DWARF line tables):
+ * undefined when the address is outside the relocated image (modules, user space, the direct map).
+ */
+export function toLinkTime(r: Relocation, runtime: bigint): bigint | undefined {
+  const mask = (1n << 64n) - 1n;
+  const link = (runtime - r.slide) & mask;
+  return link >= r.imageStart && link < r.imageEnd ? link : undefined;
+}
+
+/**
  * Check relocated symbols against the dump; throws SymbolMismatchError naming the first disagreement.
  * Returns what was checked, for the table's description.
  */
@@ -188,5 +198,5 @@ export async function runtimeTable(
   const facts = [`${symbols.length} symbols`, r.how, ...extra, ...checked];
   if (checked.length === 0 && extra.length === 0)
     facts.push('not verified against the dump (nothing to compare)');
-  return new SymbolTable(symbols, source, `${what}: ${facts.join('; ')}`);
+  return new SymbolTable(symbols, source, `${what}: ${facts.join('; ')}`, r);
 }

@@ -1,3 +1,5 @@
+import type { Relocation } from './relocate';
+
 /** A kernel symbol at its runtime address (KASLR already applied). */
 export interface KernelSymbol {
   name: string;
@@ -30,6 +32,8 @@ export class SymbolTable {
     readonly source: SymbolSource,
     /** Where the symbols came from, said for people (`kallsyms in the dump: 95000 symbols …`). */
     readonly description: string = source,
+    /** How link-time addresses of the file were moved (System.map, vmlinux); undefined for kallsyms. */
+    readonly relocation?: Relocation,
   ) {
     this.sorted = [...symbols].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   }

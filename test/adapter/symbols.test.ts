@@ -66,6 +66,46 @@ for (const setup of SETUPS) {
         rates.push(`  ${ref.name} with ${setup.label}: ${rate.matched}/${rate.total}`);
         expect(rate.matched / rate.total).toBeGreaterThanOrEqual(setup.goal);
       });
+
+      // drgn's `source` is basename:line of the innermost location at a pc (its first entry there,
+      // an inlined callee when there is one), which is what the line table gives.
+      it(
+        setup.label === 'vmlinux'
+          ? "frames carry drgn's file name and line (the vmlinux has DWARF)"
+          : 'frames carry no source (no DWARF)',
+        async () => {
+          const threads = (await dc.threadsRequest()).body.threads;
+          const panicCpu = ref.truth.crash_summary.panic_cpu;
+          const thread = threads.find((t) => t.name.startsWith(`CPU ${panicCpu} `)) ?? threads[0]!;
+          const frames = (await dc.stackTraceRequest({ threadId: thread.id })).body.stackFrames;
+          if (setup.label !== 'vmlinux') {
+            for (const f of frames) {
+              expect(f.source).toBeUndefined();
+              expect(f.line).toBe(0);
+            }
+            return;
+          }
+          const expected = new Map<bigint, string>();
+          for (const f of ref.truth.drgn.crashing_cpu_stack_trace as { pc: string; source?: string }[]) {
+            if (f.source && !expected.has(BigInt(f.pc))) expected.set(BigInt(f.pc), f.source);
+          }
+          const compared = frames.flatMap((f) => {
+            const want = expected.get(BigInt(f.instructionPointerReference!));
+            return want ? [{ ours: `${f.source?.name}:${f.line}`, want }] : [];
+          });
+          expect(compared.length).toBe(expected.size);
+          expect(compared.map((c) => c.ours)).toEqual(compared.map((c) => c.want));
+          // The Debian build paths are not on this machine: placeholders, de-emphasized, never a `path`.
+          for (const f of frames.filter((x) => x.source)) {
+            expect(f.source).toMatchObject({
+              presentationHint: 'deemphasize',
+              origin: /^not on this machine: /,
+            });
+            expect(f.source!.path).toBeUndefined();
+            expect(f.source!.sourceReference).toBeGreaterThan(0);
+          }
+        },
+      );
     },
   );
 }

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchRate } from '../support/backtrace';
 import { type CorpusDump, corpus, PROJECT_ROOT, refFile, systemMapFor, VMCORES } from '../support/corpus';
+import { vmlinuxPath } from '../support/debianKernel';
 import { ByteWriter, buildElfCore, EM, NT_PRSTATUS, pattern } from '../support/elfBuilder';
 
 const CLI = join(PROJECT_ROOT, 'dist', 'cli.js');
@@ -386,6 +387,43 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     expect(one.stdout).toMatch(new RegExp(`^PID: ${d.truth.prstatus[0].pid}\\s+CPU: ${cpu}\\s`));
     expectUsageError(await vmcore('bt', d.path, '--cpu', '999'), /has no registers for CPU 999/);
   });
+});
+
+describe('bt with a vmlinux that has DWARF: source file and line per frame', () => {
+  const d = corpus().find((x) => x.name === 'kdump-sysrq/vmcore.kdump-zstd');
+
+  it.runIf(d)(
+    "--json gives each kernel frame drgn's file name and line; without a vmlinux, null",
+    async () => {
+      const vmlinux = vmlinuxPath(d!.truth.kernel.osrelease);
+      const r = await vmcore('bt', d!.path, '--vmlinux', vmlinux, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.sourceLines).toMatch(/^DWARF line tables/);
+      // drgn's first entry at a pc is the innermost location (an inlined callee when there is one).
+      const want = new Map<string, string>();
+      for (const f of d!.truth.drgn.crashing_cpu_stack_trace as { pc: string; source?: string }[]) {
+        const pc = `0x${BigInt(f.pc).toString(16)}`;
+        if (f.source && !want.has(pc)) want.set(pc, f.source);
+      }
+      const frames = out.cpus[0].frames as { pc: string; source: { file: string; line: number } | null }[];
+      const compared = frames.filter((f) => want.has(f.pc));
+      expect(compared).toHaveLength(want.size);
+      for (const f of compared)
+        expect(`${f.source!.file.split('/').pop()}:${f.source!.line}`).toBe(want.get(f.pc));
+      expect(frames.find((f) => f.pc === '0xffffffffbb601ded')!.source).toEqual({
+        file: 'debian/build/build_amd64_none_amd64/kernel/panic.c',
+        line: 358,
+        column: 3,
+      });
+      const text = await vmcore('bt', d!.path, '--vmlinux', vmlinux);
+      expect(text.stdout).toContain(
+        'panic+0x13d at ffffffffbb601ded\n    debian/build/build_amd64_none_amd64/kernel/panic.c: 358\n',
+      );
+      const bare = JSON.parse((await vmcore('bt', d!.path, '--json')).stdout);
+      for (const f of bare.cpus[0].frames) expect(f.source).toBeNull();
+    },
+  );
 });
 
 describe('bad input: one line on stderr, exit 2', () => {

@@ -83,6 +83,7 @@ describe('validateConfig (after variable substitution)', () => {
         vmcore: dump.path,
         systemMap: 'kernel/System.map-6.1.0-56-amd64',
         vmlinux: '',
+        kernelSource: 'kernel',
       },
       VMCORES,
     );
@@ -93,6 +94,7 @@ describe('validateConfig (after variable substitution)', () => {
       name: 'x',
       vmcore: dump.path,
       systemMap: join(VMCORES, 'kernel/System.map-6.1.0-56-amd64'),
+      kernelSource: join(VMCORES, 'kernel'),
     });
   });
 
@@ -107,6 +109,7 @@ describe('validateConfig (after variable substitution)', () => {
         vmcore: text,
         vmlinux: join(scratch, 'missing'),
         systemMap: 3 as unknown as string,
+        kernelSource: text,
       },
       scratch,
     );
@@ -115,6 +118,7 @@ describe('validateConfig (after variable substitution)', () => {
       'notes.txt is not a crash dump: it starts with neither an ELF header, "KDUMP", "DISKDUMP" nor a makedumpfile flattened header',
       `"vmlinux" names a file that does not exist: ${join(scratch, 'missing')}`,
       '"systemMap" must be a path (a string)',
+      `"kernelSource" is a file, not a folder: ${text}`,
     ]);
   });
 

@@ -27,6 +27,8 @@ export interface VmlinuxSpec {
   stripped?: boolean;
   /** e_type (default ET_EXEC = 2). */
   type?: number;
+  /** More non-allocated sections (DWARF), in this order after the standard ones. */
+  extraSections?: { name: string; data: Uint8Array; flags?: number }[];
 }
 
 const SHT = { PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOTE: 7, NOBITS: 8 };
@@ -94,6 +96,16 @@ export function buildVmlinux(spec: VmlinuxSpec): Uint8Array {
     },
     { name: '.comment', type: SHT.PROGBITS, flags: 0, addr: 0n, data: new Uint8Array(8), align: 1 },
   ];
+  for (const x of spec.extraSections ?? []) {
+    sections.push({
+      name: x.name,
+      type: SHT.PROGBITS,
+      flags: x.flags ?? 0,
+      addr: 0n,
+      data: x.data,
+      align: 1,
+    });
+  }
   const index = (n: SectionName) => (n === 'ABS' ? 0xfff1 : sections.findIndex((s) => s.name === n));
   if (spec.buildId) {
     const id = Buffer.from(spec.buildId, 'hex');

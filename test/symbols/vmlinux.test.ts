@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VmcoreInfo } from '../../src/dump/vmcoreinfo';
+import { KernelDump } from '../../src/kernel/kernelDump';
 import { loadKallsyms } from '../../src/symbols/kallsyms';
 import { SymbolMismatchError } from '../../src/symbols/relocate';
 import type { KernelSymbol } from '../../src/symbols/symbolTable';
@@ -276,6 +277,32 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, ref) => {
     const f = ref.truth.drgn?.crashing_cpu_stack_trace?.[0];
     if (f) expect(t.symbolize(BigInt(f.pc))?.symbol.name).toBe(f.symbol);
   });
+
+  it.runIf(ref.name === 'kdump-sysrq/vmcore.kdump-zstd')(
+    'a vmlinux without DWARF gives symbols; source lines are a note, not an error',
+    async (ctx) => {
+      opened(ctx);
+      const kernel = await KernelDump.open(ref.path, { vmlinux });
+      try {
+        expect(kernel.symbols?.source).toBe('vmlinux');
+        expect(kernel.lines).toBeUndefined();
+        expect(kernel.linesNote).toMatch(
+          /^no source lines: .* has no DWARF line information \(missing \.debug_line/,
+        );
+        const bt = await kernel.backtrace(
+          Math.max(
+            0,
+            kernel.cpus.findIndex((c) => c.panicked),
+          ),
+        );
+        expect(bt.frames.length).toBeGreaterThan(3);
+        for (const f of bt.frames) expect(f.line).toBeUndefined();
+        expect((await kernel.systemInfo())['SOURCE LINES']).toBe(kernel.linesNote);
+      } finally {
+        await kernel.close();
+      }
+    },
+  );
 
   it('refuses a vmlinux with another build-id, unless told to ignore it', async (ctx) => {
     const o = opened(ctx);

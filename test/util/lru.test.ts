@@ -55,4 +55,22 @@ describe('LruCache', () => {
       expect(lru.size).toBe(model.length);
     }
   });
+
+  it('with weights, evicts the oldest entries until the total fits, but keeps the newest however heavy', () => {
+    const lru = new LruCache<string, number[]>(10, { weigh: (v) => v.length, maxWeight: 5 });
+    lru.set('a', [1, 2]);
+    lru.set('b', [1, 2]);
+    expect(lru.totalWeight).toBe(4);
+    lru.set('c', [1, 2]); // 6 > 5: a goes
+    expect(lru.get('a')).toBeUndefined();
+    expect(lru.totalWeight).toBe(4);
+    lru.set('b', [1]); // replacing re-weighs
+    expect(lru.totalWeight).toBe(3);
+    lru.set('huge', new Array(9).fill(0)); // alone over budget: everything older goes, it stays
+    expect(lru.size).toBe(1);
+    expect(lru.get('huge')).toHaveLength(9);
+    lru.delete('huge');
+    expect(lru.size).toBe(0);
+    expect(lru.totalWeight).toBe(0);
+  });
 });

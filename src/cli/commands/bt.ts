@@ -19,6 +19,8 @@ function frameJson(bt: Backtrace) {
     unwinder: f.source,
     reliable: f.reliable,
     userMode: f.userMode,
+    /** From the vmlinux's DWARF line table (of pc − 1 for return addresses). */
+    source: f.line ? { file: f.line.file, line: f.line.line, column: f.line.column ?? null } : null,
   }));
 }
 
@@ -36,8 +38,10 @@ export const bt: Command = {
 kallsyms) on x86_64, frame records on aarch64, across exception and interrupt frames (pt_regs) down
 to user space; a stack scan as the last resort, whose frames are marked "?" as crash's bt -t does.
 Symbols come from --vmlinux or --system-map when given, else from the kernel's kallsyms in the dump.
+With a --vmlinux that has DWARF, each frame shows its source file and line (of pc − 1 for return
+addresses) on the line below it, as crash's bt -l does.
 JSON: {cpus: [{cpu, noteIndex, pid, comm, panicked, frames: [{pc, sp, function, offset, name,
-unwinder, reliable, userMode}], stopReason}], symbols}.`,
+unwinder, reliable, userMode, source: {file, line, column} | null}], stopReason}], symbols, sourceLines}.`,
   async run(args, io) {
     if (args.flags.all && args.integers.cpu !== undefined) {
       throw new UsageError('give --cpu N or --all, not both', 'bt');
@@ -89,6 +93,7 @@ unwinder, reliable, userMode}], stopReason}], symbols}.`,
               };
             }),
             symbols: kernel.symbolsNote,
+            sourceLines: kernel.linesNote,
           }),
         );
       } else {

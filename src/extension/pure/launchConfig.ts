@@ -20,6 +20,8 @@ export interface VmcoreLaunchConfig {
   vmlinux?: string;
   /** System.map of the crashed kernel. */
   systemMap?: string;
+  /** Source tree of the crashed kernel, for opening the files DWARF line tables name. */
+  kernelSource?: string;
   [key: string]: unknown;
 }
 
@@ -83,6 +85,18 @@ function checkFile(attr: string, path: string): string | undefined {
   }
 }
 
+function checkFolder(attr: string, path: string): string | undefined {
+  try {
+    if (!statSync(path).isDirectory()) return `"${attr}" is a file, not a folder: ${path}`;
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT'
+      ? `"${attr}" names a folder that does not exist: ${path}`
+      : `"${attr}" cannot be read (${code ?? String(err)}): ${path}`;
+  }
+}
+
 /**
  * After VS Code substituted `${workspaceFolder}` and friends: make the paths absolute, check that they
  * exist, and that `vmcore` is a crash dump by its content.
@@ -118,6 +132,15 @@ export async function validateConfig(
     }
     out[attr] = resolvePath(v, folder);
     const problem = checkFile(attr, out[attr] as string);
+    if (problem) errors.push(problem);
+  }
+  const tree = config.kernelSource;
+  if (tree === undefined || tree === '') delete out.kernelSource;
+  else if (typeof tree !== 'string')
+    errors.push('"kernelSource" must be a path (a string) to a kernel source tree');
+  else {
+    out.kernelSource = resolvePath(tree, folder);
+    const problem = checkFolder('kernelSource', out.kernelSource);
     if (problem) errors.push(problem);
   }
   return { config: out, errors };
