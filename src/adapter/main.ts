@@ -13,4 +13,11 @@ process.on('unhandledRejection', (reason) => {
   );
 });
 
-DebugSession.run(VmcoreDebugSession);
+/** The adapter in a process of its own: blocking reads cannot freeze anything else. */
+class StandaloneVmcoreSession extends VmcoreDebugSession {
+  constructor() {
+    super({ blockingReads: true });
+  }
+}
+
+DebugSession.run(StandaloneVmcoreSession);

@@ -68,7 +68,11 @@ export class VmcoreDebugSession extends LoggingDebugSession {
   private readonly missingSources = new Map<string, number>();
   private readonly missingSourceFiles: string[] = [];
 
-  constructor() {
+  /**
+   * `blockingReads` for an adapter in a process of its own (stdio, TCP): fast blocking reads of the dump.
+   * Inline in the extension host it stays off, so a slow disk cannot freeze the host.
+   */
+  constructor(private readonly options: { blockingReads?: boolean } = {}) {
     super();
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
@@ -142,6 +146,7 @@ export class VmcoreDebugSession extends LoggingDebugSession {
       this.kernel = await KernelDump.open(args.vmcore, {
         vmlinux: args.vmlinux,
         systemMap: args.systemMap,
+        blockingReads: this.options.blockingReads,
       });
     } catch (err) {
       if (progress) this.sendEvent(new ProgressEndEvent(progressId));

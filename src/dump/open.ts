@@ -2,7 +2,7 @@ import { isElf, openElfDump } from './elf';
 import { DumpError } from './errors';
 import { openFlattened } from './flattened';
 import { openKdumpCompressed } from './kdumpCompressed';
-import { type ByteSource, FileSource } from './source';
+import { type ByteSource, FileSource, type FileSourceOptions } from './source';
 import type { Dump } from './types';
 
 const KDUMP_SIGNATURE = 'KDUMP   ';
@@ -80,6 +80,6 @@ export async function openDumpSource(source: ByteSource): Promise<Dump> {
 }
 
 /** Open a dump file by path. */
-export async function openDump(path: string): Promise<Dump> {
-  return openDumpSource(await FileSource.open(path));
+export async function openDump(path: string, options: FileSourceOptions = {}): Promise<Dump> {
+  return openDumpSource(await FileSource.open(path, options));
 }

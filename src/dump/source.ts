@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { LruCache } from '../util/lru';
 import { DumpError } from './errors';
@@ -26,6 +27,21 @@ export interface ByteSource {
 }
 
 const BLOCK_SIZE = 64 * 1024;
+
+export interface FileSourceOptions {
+  /**
+   * `false` reads exactly the bytes asked for: for readers that pick small pieces out of a very large
+   * file (DWARF in a vmlinux) and cache what they decoded themselves.
+   */
+  blockCache?: boolean;
+  /**
+   * Read with blocking system calls on the calling thread instead of Node's thread pool. A random
+   * page read is then a pread, not a round trip through the pool (which costs more than decoding
+   * the page): right for processes of their own (the CLI, the standalone adapter). The extension
+   * host keeps the default, so a slow or hung disk cannot freeze it.
+   */
+  blocking?: boolean;
+}
 const CACHE_BLOCKS = 256; // 16 MiB
 
 /**
@@ -43,13 +59,10 @@ export class FileSource implements ByteSource {
     private readonly handle: FileHandle,
     readonly size: number,
     private readonly blockCache: boolean,
+    private readonly blocking: boolean,
   ) {}
 
-  /**
-   * `blockCache: false` reads exactly the bytes asked for: for readers that pick small pieces out of a
-   * very large file (DWARF in a vmlinux) and cache what they decoded themselves.
-   */
-  static async open(path: string, options: { blockCache?: boolean } = {}): Promise<FileSource> {
+  static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
     let handle: FileHandle;
     try {
       handle = await open(path, 'r');
@@ -59,7 +72,7 @@ export class FileSource implements ByteSource {
     try {
       const stat = await handle.stat();
       if (stat.isDirectory()) throw new DumpError('io', `${path} is a directory, not a dump file`);
-      return new FileSource(path, handle, stat.size, options.blockCache ?? true);
+      return new FileSource(path, handle, stat.size, options.blockCache ?? true, options.blocking ?? false);
     } catch (err) {
       await handle.close();
       throw err;
@@ -119,7 +132,9 @@ export class FileSource implements ByteSource {
     while (done < length) {
       let bytesRead: number;
       try {
-        ({ bytesRead } = await this.handle.read(buf, done, length - done, offset + done));
+        bytesRead = this.blocking
+          ? readSync(this.handle.fd, buf, done, length - done, offset + done)
+          : (await this.handle.read(buf, done, length - done, offset + done)).bytesRead;
       } catch (err) {
         throw new DumpError(
           'io',

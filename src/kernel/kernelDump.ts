@@ -21,6 +21,8 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Progress messages for long steps (decoding symbols, reading the log). */
   progress?: (message: string) => void;
+  /** Blocking file reads (see FileSourceOptions.blocking): for processes of their own. */
+  blockingReads?: boolean;
 }
 
 /** One CPU that saved registers, in the order threads are shown. */
@@ -95,7 +97,7 @@ export class KernelDump {
   }
 
   static async open(path: string, options: OpenOptions = {}): Promise<KernelDump> {
-    const dump = await openDump(path);
+    const dump = await openDump(path, { blocking: options.blockingReads });
     try {
       const space = await KernelAddressSpace.create(dump);
       const k = new KernelDump(dump, space);

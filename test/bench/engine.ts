@@ -213,23 +213,30 @@ export async function benchRandomZlib(): Promise<Result> {
   }, 3);
   closeSync(fd);
   // A fresh dump each round so no page comes from our own cache; opening is not timed.
-  let ours = Number.POSITIVE_INFINITY;
-  for (let round = 0; round < 3; round++) {
-    const d = await openDump(ZLIB);
-    const t = now();
-    for (const p of pages) {
-      const r = await d.memory.read(BigInt(p.pfn) * 4096n, 4096);
-      if (r.gaps.length) throw new Error(`page ${p.pfn} unavailable`);
+  const measure = async (blocking: boolean): Promise<number> => {
+    let best = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 3; round++) {
+      const d = await openDump(ZLIB, { blocking });
+      const t = now();
+      for (const p of pages) {
+        const r = await d.memory.read(BigInt(p.pfn) * 4096n, 4096);
+        if (r.gaps.length) throw new Error(`page ${p.pfn} unavailable`);
+      }
+      best = Math.min(best, now() - t);
+      await d.close();
+      // Each round's dump and caches are garbage now: collect them so the peak RSS is one open dump's.
+      (globalThis as { gc?: () => void }).gc?.();
     }
-    ours = Math.min(ours, now() - t);
-    await d.close();
-    // Each round's dump and caches are garbage now: collect them so the peak RSS is one open dump's.
-    (globalThis as { gc?: () => void }).gc?.();
-  }
+    return best;
+  };
+  // The CLI and the standalone adapter read with blocking calls; inline in the extension host the
+  // reads go through Node's thread pool (printed, not the goal).
+  const ours = await measure(true);
+  const inHost = await measure(false);
   const ratio = ref / ours;
   return {
     name: `random page reads from the zlib dump (${pages.length} pages) vs Node's inflate of the same pages`,
-    ours: `${((pages.length / ours) * 1000).toFixed(0)} pages/s`,
+    ours: `${((pages.length / ours) * 1000).toFixed(0)} pages/s (in the extension host, thread-pool reads: ${((pages.length / inHost) * 1000).toFixed(0)} pages/s)`,
     reference: `${((pages.length / ref) * 1000).toFixed(0)} pages/s`,
     ratio,
     goal: '≥ 0.8×',

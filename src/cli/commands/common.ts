@@ -33,7 +33,8 @@ export const SYMBOL_OPTIONS: readonly OptionSpec[] = [
 
 /** Open the dump, run `fn`, close the dump whatever happens. Open errors propagate as DumpError. */
 export async function withDump<T>(path: string, fn: (dump: Dump) => Promise<T>): Promise<T> {
-  const dump = await openDump(path);
+  // The CLI is a process of its own: blocking reads are the fast ones (see FileSourceOptions).
+  const dump = await openDump(path, { blocking: true });
   try {
     return await fn(dump);
   } finally {
@@ -64,6 +65,7 @@ export async function withKernel<T>(args: ParsedArgs, fn: (view: KernelView) => 
     kernel = await KernelDump.open(path, {
       systemMap: args.values['system-map'],
       vmlinux: args.values.vmlinux,
+      blockingReads: true,
     });
   } catch (err) {
     if (err instanceof DumpError || (err instanceof Error && err.name === 'AttributeError')) throw err;
