@@ -498,10 +498,21 @@ export interface FormatOptions {
 
 /** `[%5lu.%06lu] ` as makedumpfile, crash and drgn print it. */
 export function formatTimestamp(ns: bigint): string {
-  const sec = ns / 1_000_000_000n;
-  const usec = (ns % 1_000_000_000n) / 1000n;
-  return `[${sec.toString().padStart(5, ' ')}.${usec.toString().padStart(6, '0')}] `;
+  let sec: string;
+  let usec: string;
+  if (ns <= MAX_SAFE_NS) {
+    // Number arithmetic: BigInt division per record was most of the time of formatting a log.
+    const n = Number(ns);
+    sec = Math.floor(n / 1e9).toString();
+    usec = Math.floor((n % 1e9) / 1000).toString();
+  } else {
+    sec = (ns / 1_000_000_000n).toString();
+    usec = ((ns % 1_000_000_000n) / 1000n).toString();
+  }
+  return `[${sec.padStart(5, ' ')}.${usec.padStart(6, '0')}] `;
 }
+
+const MAX_SAFE_NS = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** The caller id as the kernel prints it with CONFIG_PRINTK_CALLER: `T<pid>` or `C<cpu>`. */
 export function formatCallerId(id: number): string {
@@ -537,7 +548,7 @@ export function formatRecord(r: LogRecord, options: FormatOptions = {}): string[
   const t = r.text;
   let runStart = 0;
   const flush = (end: number) => {
-    if (end > runStart) cur += String.fromCharCode(...t.subarray(runStart, end));
+    if (end > runStart) cur += latin1(t.subarray(runStart, end));
   };
   for (let i = 0; i < t.length; i++) {
     const c = t[i]!;

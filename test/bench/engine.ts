@@ -277,7 +277,7 @@ export async function benchDmesg(): Promise<Result> {
   const reference = timeProcess('makedumpfile', ['--dump-dmesg', FULL, out], 10, clean);
   let lines = 0;
   const ours = await time(async () => {
-    const dump = await openDump(FULL);
+    const dump = await openDump(FULL, { blocking: true }); // as `vmcore dmesg` reads
     const space = await KernelAddressSpace.create(dump);
     lines = formatKernelLog(await readKernelLog(space, dump.vmcoreinfo)).length;
     await dump.close();

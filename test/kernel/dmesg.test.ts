@@ -410,3 +410,13 @@ describe('panic message', () => {
     expect(findPanicMessage(log(['booting', 'all fine']))).toBeUndefined();
   });
 });
+
+describe('timestamps', () => {
+  it('print as [%5lu.%06lu] for short and very long uptimes alike', () => {
+    expect(formatTimestamp(0n)).toBe('[    0.000000] ');
+    expect(formatTimestamp(14_002_228_123n)).toBe('[   14.002228] ');
+    // 2^53 ns is 104 days: beyond it the arithmetic must stay exact.
+    expect(formatTimestamp(9_007_199_254_740_993n)).toBe('[9007199.254740] ');
+    expect(formatTimestamp(123_456_789_012_345_678_901n)).toBe('[123456789012.345678] ');
+  });
+});
