@@ -21,6 +21,8 @@ const entries = [
 
 await Promise.all(entries.filter((e) => existsSync(e.entryPoints[0])).map((e) => build({ ...common, ...e })));
 
-// iced-x86 instantiates its WebAssembly from a file beside its code: ship it beside the bundles.
+// iced-x86 (x86_64) and Capstone (aarch64) instantiate their WebAssembly from a file beside their
+// code: ship them beside the bundles.
 mkdirSync('dist', { recursive: true });
 copyFileSync('node_modules/iced-x86/iced_x86_bg.wasm', 'dist/iced_x86_bg.wasm');
+copyFileSync('node_modules/@alexaltea/capstone-js/dist/capstone.wasm', 'dist/capstone.wasm');

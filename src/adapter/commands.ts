@@ -110,7 +110,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'disassemble N instructions (default 16)',
     async run(args, ctx) {
       if (!args[0]) throw new CommandError('usage: dis ADDRESS|SYMBOL [N]');
-      const dis = disassemblerFor(ctx.kernel.arch);
+      const dis = await disassemblerFor(ctx.kernel.arch, { bigEndian: !ctx.kernel.dump.littleEndian });
       if (!dis) throw new CommandError(`no disassembler for ${ctx.kernel.arch.name} yet`);
       const address = resolveAddress(ctx.kernel, args[0]);
       const n = parseCount(args[1] ?? '16');

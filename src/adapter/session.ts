@@ -502,7 +502,11 @@ export class VmcoreDebugSession extends LoggingDebugSession {
   ): Promise<void> {
     const k = this.requireKernel(response);
     if (!k) return;
-    const dis = disassemblerFor(k.arch);
+    const dis = await disassemblerFor(k.arch, { bigEndian: !k.dump.littleEndian }).catch((err: Error) => {
+      this.fail(response, `the ${k.arch.name} disassembler did not load: ${err.message}`, false);
+      return null;
+    });
+    if (dis === null) return;
     let base: bigint;
     try {
       base = BigInt.asUintN(64, BigInt(args.memoryReference) + BigInt(args.offset ?? 0));

@@ -153,6 +153,25 @@ describe.each(corpus().map((d) => [d.name, d] as const))('%s', (_name, ref) => {
         expect(BigInt(list[i]!.address)).toBe(BigInt(list[i - 1]!.address) + BigInt(prevLen));
       }
     }
+    if (ref.truth.arch === 'aarch64' && pc >> 63n === 1n) {
+      // Fixed 4-byte instructions: 8 before pc, pc, 11 after; all decoded (the kernel text is in the dump).
+      list.forEach((insn, i) => {
+        expect(BigInt(insn.address)).toBe(pc + BigInt((i - 8) * 4));
+        expect(insn.presentationHint).toBeUndefined();
+        expect(insn.instructionBytes!.split(' ')).toHaveLength(4);
+      });
+      expect(list[8]!.instruction).not.toMatch(/no aarch64 disassembler|\(bad\)/);
+    }
+  });
+
+  it('dis in the Debug Console decodes at the crashing pc, labelled with the reference symbol', async () => {
+    const top = ref.truth.drgn?.crashing_cpu_stack_trace?.[0];
+    if (!top) return;
+    const r = await dc.evaluateRequest({ expression: `dis ${top.pc} 3`, context: 'repl' });
+    const lines = r.body.result.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^${top.pc}\\s+<${top.symbol}\\+${top.symbol_offset}>\\s+\\S`));
+    expect(lines[0]).not.toMatch(/\(bad\)/);
   });
 
   it('vtop in the Debug Console agrees with the page walk of the reference', async () => {
