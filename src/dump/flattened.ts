@@ -9,7 +9,7 @@
  * sorted, disjoint interval index (later records win), and reads are served from the stream.
  */
 import { corrupt, DumpError } from './errors';
-import type { ByteSource } from './source';
+import type { ByteSource, ReadHint } from './source';
 import type { DumpProblem } from './types';
 
 export const FLATTENED_HEADER_SIZE = 4096;
@@ -95,7 +95,7 @@ export class FlattenedSource implements ByteSource {
     return found;
   }
 
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number, hint?: ReadHint): Promise<Uint8Array> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new RangeError(`bad read range ${offset}+${length}`);
     }
@@ -107,7 +107,7 @@ export class FlattenedSource implements ByteSource {
     while (cur < end) {
       if (i >= 0 && cur < this.ends[i]!) {
         const stop = Math.min(end, this.ends[i]!);
-        const bytes = await this.stream.read(this.sources[i]! + (cur - this.starts[i]!), stop - cur);
+        const bytes = await this.stream.read(this.sources[i]! + (cur - this.starts[i]!), stop - cur, hint);
         out.set(bytes, cur - offset);
         cur = stop;
       }

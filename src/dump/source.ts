@@ -20,10 +20,15 @@ export interface ByteSource {
   readonly storedBytes?: number;
   /**
    * Up to `length` bytes at `offset`. The result is shorter only at the end of the source;
-   * reading at or past the end returns an empty array.
+   * reading at or past the end returns an empty array. `hint.uncached`: bytes the caller decodes and
+   * caches itself (compressed pages), so a source with a block cache reads just them.
    */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  read(offset: number, length: number, hint?: ReadHint): Promise<Uint8Array>;
   close(): Promise<void>;
+}
+
+export interface ReadHint {
+  uncached?: boolean;
 }
 
 const BLOCK_SIZE = 64 * 1024;
@@ -79,14 +84,16 @@ export class FileSource implements ByteSource {
     }
   }
 
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  async read(offset: number, length: number, hint?: ReadHint): Promise<Uint8Array> {
     if (this.closed) throw new DumpError('io', `${this.name} is closed`);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new RangeError(`bad read range ${offset}+${length}`);
     }
     const end = Math.min(this.size, offset + length);
     if (end <= offset) return new Uint8Array(0);
-    if (!this.blockCache || end - offset >= BLOCK_SIZE) return this.readDirect(offset, end - offset);
+    if (!this.blockCache || hint?.uncached || end - offset >= BLOCK_SIZE) {
+      return this.readDirect(offset, end - offset);
+    }
     const first = Math.floor(offset / BLOCK_SIZE);
     const last = Math.floor((end - 1) / BLOCK_SIZE);
     if (first === last) {
@@ -127,7 +134,10 @@ export class FileSource implements ByteSource {
   }
 
   private async readDirect(offset: number, length: number): Promise<Uint8Array> {
-    const buf = new Uint8Array(length);
+    // Not zero-filled (the read fills it; a short read returns only what was read). A plain
+    // Uint8Array view, so that slice() still copies.
+    const unfilled = Buffer.allocUnsafe(length);
+    const buf = new Uint8Array(unfilled.buffer, unfilled.byteOffset, length);
     let done = 0;
     while (done < length) {
       let bytesRead: number;

@@ -163,7 +163,7 @@ function findFileOffset(path: string, paddr: bigint): number {
 }
 
 /** The zlib dump's page descriptors, read independently of the engine (x86_64, 64-bit header). */
-function zlibPages(
+export function zlibPages(
   path: string,
   count: number,
 ): { pfn: number; offset: number; size: number; flags: number }[] {

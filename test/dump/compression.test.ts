@@ -149,6 +149,12 @@ describe('page decompression', () => {
     expect(pageCompression(0x41)).toEqual({ invalid: expect.stringMatching(/unknown/) });
   });
 
+  it('a decoded zlib page holds on to a page of memory, not the 16 KiB output chunk of zlib', () => {
+    const decoded = decompressPage('zlib', deflateSync(page), 4096);
+    expect(decoded.buffer.byteLength).toBeLessThanOrEqual(4097);
+    expect(pageCompression(0x21)).toEqual({ invalid: expect.stringMatching(/more than one/) });
+  });
+
   it('decodes each compression to exactly one page', () => {
     expect(decompressPage('zlib', deflateSync(page), 4096)).toEqual(page);
     expect(decompressPage('lzo', lzoCompress(page), 4096)).toEqual(page);

@@ -3,10 +3,12 @@
  * reads, exact reads) returns the same bytes as a plain read of the file, at block boundaries and at
  * the end of the file.
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileSource } from '../../src/dump/source';
 import { corpus } from '../support/corpus';
+import { cleanTmp, tmp } from '../support/tmp';
 
 const dump = corpus().find((d) => d.name === 'kdump-sysrq/vmcore.kdump-zlib')!;
 
@@ -47,4 +49,30 @@ describe('FileSource read modes', () => {
       }
     });
   }
+});
+
+describe('FileSource uncached reads', () => {
+  it('read the file itself, not a cached block (compressed page data is cached as pages above)', async () => {
+    const file = join(tmp('filesource-'), 'copy');
+    copyFileSync(dump.path, file);
+    for (const blocking of [false, true]) {
+      const src = await FileSource.open(file, { blocking });
+      try {
+        const before = Buffer.from(await src.read(70_000, 8)); // caches the block
+        const fd = openSync(file, 'r+');
+        writeSync(fd, Buffer.from('ABCDEFGH'), 0, 8, 70_000);
+        closeSync(fd);
+        expect(Buffer.from(await src.read(70_000, 8)).equals(before)).toBe(true);
+        expect(Buffer.from(await src.read(70_000, 8, { uncached: true })).toString('latin1')).toBe(
+          'ABCDEFGH',
+        );
+        // A read cut short by the end of the file returns only what was read.
+        expect(await src.read(src.size - 3, 10, { uncached: true })).toHaveLength(3);
+      } finally {
+        await src.close();
+      }
+      copyFileSync(dump.path, file);
+    }
+    cleanTmp();
+  });
 });

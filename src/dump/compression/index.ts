@@ -26,9 +26,15 @@ export const COMPRESSION_BITS: readonly { bit: number; name: PageCompression }[]
 ];
 
 const ALL_COMPRESSION_BITS = COMPRESSION_BITS.reduce((m, c) => m | c.bit, 0);
+const SINGLE_BIT: Readonly<Record<number, PageCompression>> = Object.fromEntries(
+  COMPRESSION_BITS.map((c) => [c.bit, c.name]),
+);
 
 /** The compression a page descriptor's flags name: `none` for raw, a string for impossible flags. */
 export function pageCompression(flags: number): PageCompression | 'none' | { invalid: string } {
+  // The common case first, allocation-free: exactly one known compression bit and nothing else.
+  const single = SINGLE_BIT[flags];
+  if (single) return single;
   const bits = flags & ALL_COMPRESSION_BITS;
   if (bits === 0) {
     return flags === 0 ? 'none' : { invalid: `unknown page flags 0x${flags.toString(16)}` };
@@ -68,8 +74,10 @@ function wrongLength(kind: string, got: number, blockSize: number): PageDecodeEr
 function inflatePage(data: Uint8Array, blockSize: number): Uint8Array {
   let out: Buffer;
   try {
-    // One byte more than a page lets "too long" be told apart from "exactly a page".
-    out = inflateSync(data, { maxOutputLength: blockSize + 1 });
+    // One byte more than a page lets "too long" be told apart from "exactly a page". The output
+    // chunk is sized to match: by default zlib allocates 16 KiB and returns a view of it, so every
+    // cached page would keep four times its size alive.
+    out = inflateSync(data, { maxOutputLength: blockSize + 1, chunkSize: Math.max(64, blockSize + 1) });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE')
