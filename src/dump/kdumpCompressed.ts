@@ -384,6 +384,8 @@ class Bitmap {
  */
 class RankIndex {
   private counts = new Float64Array(1024);
+  /** Per cached chunk, cumulative counts per 256-byte block, so a rank counts at most 256 bytes. */
+  private readonly blockCounts = new LruCache<number, Uint16Array>(BITMAP_CACHE_CHUNKS);
   /** Chunks whose count is known: counts[0..built] are valid. */
   private built = 0;
   private building: Promise<void> | undefined;
@@ -457,7 +459,24 @@ class RankIndex {
     const chunk = this.bitmap.cached(k) ?? (await this.bitmap.chunk(k));
     const within = pfn - k * CHUNK_BITS;
     const byte = within >> 3;
-    return this.counts[k]! + popcount(chunk, 0, byte) + POP8[(chunk[byte] ?? 0) & ((1 << (within & 7)) - 1)]!;
+    const block = byte >> 8;
+    return (
+      this.counts[k]! +
+      this.countsPerBlock(k, chunk)[block]! +
+      popcount(chunk, block << 8, byte) +
+      POP8[(chunk[byte] ?? 0) & ((1 << (within & 7)) - 1)]!
+    );
+  }
+
+  private countsPerBlock(k: number, chunk: Uint8Array): Uint16Array {
+    let c = this.blockCounts.get(k);
+    if (!c) {
+      const blocks = CHUNK_BYTES >> 8;
+      c = new Uint16Array(blocks + 1);
+      for (let b = 0; b < blocks; b++) c[b + 1] = c[b]! + popcount(chunk, b << 8, (b + 1) << 8);
+      this.blockCounts.set(k, c);
+    }
+    return c;
   }
 
   /** The pfn whose rank is `rank` (index complete, rank < total). */
@@ -610,15 +629,25 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
       gaps.add(0, n, 'not-in-dump', 'a negative physical address');
       done = n;
     }
+    // Number arithmetic where the address allows it (BigInt operations allocate).
+    const small = paddr + BigInt(length) <= BigInt(Number.MAX_SAFE_INTEGER);
+    const start = small ? Number(paddr) : 0;
     while (done < length) {
-      const cur = paddr + BigInt(done);
-      const pfnBig = cur / this.bsBig;
-      if (pfnBig >= this.limitBig) {
+      let first: number;
+      let inPage: number;
+      if (small) {
+        first = Math.floor((start + done) / bs);
+        inPage = start + done - first * bs;
+      } else {
+        const cur = paddr + BigInt(done);
+        const pfnBig = cur / this.bsBig;
+        first = pfnBig >= this.limitBig ? this.p.pfnLimit : Number(pfnBig);
+        inPage = Number(cur - pfnBig * this.bsBig);
+      }
+      if (first >= this.p.pfnLimit) {
         gaps.add(done, length - done, 'not-in-dump', 'beyond the last page of the dump (max_mapnr)');
         break;
       }
-      const first = Number(pfnBig);
-      const inPage = Number(cur - pfnBig * this.bsBig);
       const count = Math.min(BATCH_PAGES, Math.ceil((inPage + length - done) / bs), this.p.pfnLimit - first);
       const outcomes = await this.pages(first, count);
       for (let i = 0; i < count; i++) {
