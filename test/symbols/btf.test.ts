@@ -11,6 +11,7 @@ import { readKernelBtf, readVmlinuxBtf } from '../../src/symbols/kernelBtf';
 import type { SymbolTable } from '../../src/symbols/symbolTable';
 import { loadSystemMap } from '../../src/symbols/systemMap';
 import { readFully } from '../../src/translate/types';
+import { AllocationMeter } from '../fuzz/allocations';
 import { Rng } from '../fuzz/prng';
 import { BtfBuilder } from '../support/btfBuilder';
 import { corpus, systemMapFor } from '../support/corpus';
@@ -318,21 +319,34 @@ function exercise(btf: Btf): void {
 }
 
 describe('seeded mutations of BTF blobs', () => {
-  it('test-built blob: 3000 mutants each parse and answer, or fail with a BtfError', () => {
+  it('test-built blob: 3000 mutants each parse and answer, or fail with a BtfError, allocating little', () => {
     const { bytes } = kernelLike();
     const rng = new Rng(0xb7f);
     let refused = 0;
+    let largest = 0;
     const t0 = performance.now();
-    for (let i = 0; i < 3000; i++) {
-      const m = mutate(bytes, rng);
-      try {
-        exercise(new Btf(m));
-      } catch (err) {
-        if (!(err instanceof BtfError)) throw new Error(`case ${i}: ${(err as Error).stack}`);
-        refused++;
+    const meter = new AllocationMeter();
+    meter.install();
+    try {
+      for (let i = 0; i < 3000; i++) {
+        const m = mutate(bytes, rng);
+        meter.start();
+        try {
+          exercise(new Btf(m));
+        } catch (err) {
+          if (!(err instanceof BtfError)) throw new Error(`case ${i}: ${(err as Error).stack}`);
+          refused++;
+        } finally {
+          largest = Math.max(largest, meter.stop().largest);
+        }
       }
+    } finally {
+      meter.uninstall();
     }
     expect(refused).toBeGreaterThan(100);
+    // Whatever the counts and lengths say, nothing bigger than the blob itself is allocated.
+    expect(largest).toBeGreaterThan(0); // the meter saw the type index
+    expect(largest).toBeLessThanOrEqual(bytes.length);
     expect(performance.now() - t0).toBeLessThan(20_000);
   });
 });
