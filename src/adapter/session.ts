@@ -181,6 +181,7 @@ export class VmcoreDebugSession extends LoggingDebugSession {
         ? `Panic on CPU ${k.cpus[panicIndex]?.cpu ?? '?'}: ${k.panicMessage}`
         : 'No panic recorded (live or hypervisor snapshot).',
       `Symbols: ${k.symbolsNote}.`,
+      ...(k.tasksNote ? [`Thread names: ${k.tasksNote}.`] : []),
       ...(k.symbols?.source === 'vmlinux' ? [`Source lines: ${k.linesNote}.`] : []),
       ...k.dump.problems.map((p) => `Note: ${p.message}`),
       'Type "help" for crash-style commands (bt, log, sys, rd, vtop, ptov, dis, sym).',
@@ -695,16 +696,22 @@ async function directoryProblem(path: unknown): Promise<string | undefined> {
   }
 }
 
-/** `CPU 0 · pid 136 · sh` (the comm only where it can be read). */
+/**
+ * `CPU 0 · pid 136 · sh`: the task running on the CPU when it was read from the kernel; otherwise
+ * the note's pid when it is a task's (QEMU's CPU + 1 is not) and the comm where the log gives it.
+ */
 export function threadName(c: {
   cpu: number | undefined;
   noteIndex: number;
   pid: number;
+  notePidIsTask?: boolean;
   comm?: string;
+  task?: { pid: number; comm: string };
   panicked: boolean;
 }): string {
   const cpu = c.cpu !== undefined ? `CPU ${c.cpu}` : `CPU ? (note ${c.noteIndex})`;
-  const who = c.pid === 0 ? 'idle' : `pid ${c.pid}`;
+  if (c.task) return `${cpu} · pid ${c.task.pid} · ${c.task.comm}`;
+  const who = c.notePidIsTask === false ? undefined : c.pid === 0 ? 'idle' : `pid ${c.pid}`;
   return [cpu, who, c.comm].filter(Boolean).join(' · ');
 }
 

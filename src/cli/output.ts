@@ -22,24 +22,52 @@ export function toJson(value: unknown): string {
 export const CPU_NUMBERING_NOTE =
   'CPU numbers are the order of the NT_PRSTATUS notes (offline or unresponsive CPUs have none), not the kernel CPU ids';
 
+/** The task running on a CPU, read from the kernel (rq->curr with BTF offsets). */
+export interface TaskJson {
+  /** Address of the task_struct, `0x…`. */
+  address: string;
+  pid: number;
+  comm: string;
+}
+
 export interface CpuJson {
   /** The kernel's CPU number, or the note index when cpuNumbering is "note-order". */
   cpu: number;
   noteIndex: number;
+  /** The pid in the NT_PRSTATUS note (QEMU writes CPU + 1 there; task.pid is the task's). */
   pid: number;
   comm?: string;
   panicked: boolean;
+  /** The task on the CPU, null when it could not be read (taskProblem says why). */
+  task: TaskJson | null;
+  taskProblem?: string;
   registers: Record<string, string>;
 }
 
-export function cpuJson(
-  p: PrStatus,
-  arch: ArchInfo,
-  cpu: number,
-  extra: { comm?: string; panicked: boolean },
-): CpuJson {
-  const out: CpuJson = { cpu, noteIndex: p.noteIndex, pid: p.pid, panicked: extra.panicked, registers: {} };
+export interface CpuTaskFacts {
+  comm?: string;
+  panicked: boolean;
+  task?: { address: bigint; pid: number; comm: string };
+  taskProblem?: string;
+}
+
+export function taskJson(extra: CpuTaskFacts): TaskJson | null {
+  return extra.task
+    ? { address: `0x${extra.task.address.toString(16)}`, pid: extra.task.pid, comm: extra.task.comm }
+    : null;
+}
+
+export function cpuJson(p: PrStatus, arch: ArchInfo, cpu: number, extra: CpuTaskFacts): CpuJson {
+  const out: CpuJson = {
+    cpu,
+    noteIndex: p.noteIndex,
+    pid: p.pid,
+    panicked: extra.panicked,
+    task: taskJson(extra),
+    registers: {},
+  };
   if (extra.comm !== undefined) out.comm = extra.comm;
+  if (!extra.task && extra.taskProblem) out.taskProblem = extra.taskProblem;
   out.registers = Object.fromEntries([...p.registers].map(([k, v]) => [k, hexWord(v, arch.wordSize)]));
   return out;
 }

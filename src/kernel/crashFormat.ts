@@ -73,8 +73,22 @@ export function formatPtov(paddr: bigint, aliases: readonly VirtualAlias[]): str
   ].join('\n');
 }
 
+/**
+ * The header crash's `bt` prints, `PID: 136      TASK: ffff8bbbdff19840  CPU: 0    COMMAND: "sh"`,
+ * when the CPU's task is known; otherwise what is known (the note's pid where it is a task's).
+ */
+export function backtraceHeader(cpu: CpuInfo): string {
+  const cpuText = cpu.cpu === undefined ? `? (note ${cpu.noteIndex})` : String(cpu.cpu);
+  const panic = cpu.panicked ? '  (panic)' : '';
+  if (cpu.task) {
+    return `PID: ${String(cpu.task.pid).padEnd(7)}  TASK: ${h(cpu.task.address)}  CPU: ${cpuText.padEnd(3)}  COMMAND: "${cpu.task.comm}"${panic}`;
+  }
+  const pid = cpu.notePidIsTask ? String(cpu.pid) : '?';
+  return `PID: ${pid.padEnd(7)}  CPU: ${cpuText}  COMMAND: ${cpu.comm ? `"${cpu.comm}"` : '?'}${panic}`;
+}
+
 export function formatBacktrace(cpu: CpuInfo, bt: Backtrace, wordSize: number): string {
-  const header = `PID: ${String(cpu.pid).padEnd(7)}  CPU: ${cpu.cpu ?? `? (note ${cpu.noteIndex})`}  COMMAND: ${cpu.comm ? `"${cpu.comm}"` : '?'}${cpu.panicked ? '  (panic)' : ''}`;
+  const header = backtraceHeader(cpu);
   const lines = [header];
   bt.frames.forEach((f, i) => {
     const mark = f.reliable ? '' : '? ';

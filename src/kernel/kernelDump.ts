@@ -1,7 +1,9 @@
 import type { ArchInfo } from '../arch/types';
 import { openDump } from '../dump/open';
 import type { Dump } from '../dump/types';
+import type { Btf } from '../symbols/btf';
 import { loadKallsyms } from '../symbols/kallsyms';
+import { readKernelBtf, readVmlinuxBtf } from '../symbols/kernelBtf';
 import { DwarfLineTable, type SourceLine } from '../symbols/lineTable';
 import { toLinkTime } from '../symbols/relocate';
 import { formatLocation, type SymbolLocation, type SymbolTable } from '../symbols/symbolTable';
@@ -11,6 +13,7 @@ import { KernelAddressSpace } from '../translate/addressSpace';
 import { unwind } from '../unwind';
 import { type Frame, parseKernelVersion } from '../unwind/types';
 import { mapNotesToCpus, readPanicCpu } from './cpus';
+import { type CurrentTask, readCurrentTasks } from './currentTask';
 import { findPanicMessage, formatKernelLog, type KernelLog, readKernelLog, recordText } from './dmesg';
 
 export interface OpenOptions {
@@ -30,8 +33,21 @@ export interface CpuInfo {
   /** Real CPU number when the dump allows finding it; otherwise undefined (see cpuMappingNote). */
   cpu: number | undefined;
   noteIndex: number;
+  /** The pid in the NT_PRSTATUS note (see notePidIsTask). */
   pid: number;
+  /**
+   * Whether `pid` is the pid of the task that was running: a crashing kernel writes current->pid;
+   * QEMU and s390 write CPU + 1 instead.
+   */
+  notePidIsTask: boolean;
+  /** Name of the running task: task.comm when the task was read, else from the panic header in the log. */
   comm?: string;
+  /** The task running on this CPU (rq->curr), read with offsets from the kernel's BTF. */
+  task?: CurrentTask;
+  /** Why `task` is missing. */
+  taskProblem?: string;
+  /** A disagreement between the sources of `task` (rq->curr, the arch's current pointer, the note). */
+  taskNote?: string;
   registers: Map<string, bigint>;
   userMode: boolean;
   panicked: boolean;
@@ -69,6 +85,12 @@ export class KernelDump {
   panicCpu: number | undefined;
   panicCpuNote: string | undefined;
   panicMessage: string | undefined;
+  /** The kernel's type information (BTF), from the vmlinux's .BTF section or the dump's memory. */
+  btf: Btf | undefined;
+  /** Where the BTF came from, or why there is none. */
+  btfNote = 'BTF not read yet';
+  /** Where the tasks on the CPUs came from, or why they could not be read. */
+  tasksNote: string | undefined;
   private log: KernelLog | undefined;
   private logProblem: string | undefined;
   private logLines: string[] | undefined;
@@ -111,10 +133,14 @@ export class KernelDump {
 
   private async load(options: OpenOptions): Promise<void> {
     await this.loadSymbols(options);
+    // A crashing kernel writes current->pid into its notes; QEMU (no CRASHTIME) and s390 write CPU + 1
+    // (the same test mapNotesToCpus makes).
+    const notePidIsTask = this.dump.vmcoreinfo?.crashTime !== undefined && this.arch.name !== 's390x';
     this.cpus = this.dump.prstatus.map((p) => ({
       cpu: undefined,
       noteIndex: p.noteIndex,
       pid: p.pid,
+      notePidIsTask,
       registers: p.registers,
       userMode: this.arch.isUserMode(p.registers),
       panicked: false,
@@ -122,6 +148,62 @@ export class KernelDump {
     options.progress?.('reading the kernel log');
     await this.loadLog(options.signal);
     await this.findCpus();
+    options.progress?.('reading the kernel BTF and the task on each CPU');
+    await this.findTasks(options.vmlinux);
+  }
+
+  /** The BTF: the vmlinux's .BTF section when a vmlinux was given and has one, else the dump's own. */
+  private async loadBtf(vmlinux: string | undefined): Promise<string | undefined> {
+    let fromVmlinux: string | undefined;
+    if (vmlinux) {
+      try {
+        this.btf = await readVmlinuxBtf(vmlinux);
+        if (this.btf) {
+          this.btfNote = `${this.btf.count} types from ${this.btf.name}`;
+          return undefined;
+        }
+        fromVmlinux = `${vmlinux} has no .BTF section`;
+      } catch (err) {
+        fromVmlinux = `the .BTF section of ${vmlinux} cannot be read: ${(err as Error).message}`;
+      }
+    }
+    try {
+      this.btf = await readKernelBtf(this.space, this.symbols);
+      this.btfNote = `${this.btf.count} types from ${this.btf.name}`;
+      return undefined;
+    } catch (err) {
+      const inDump = (err as Error).message;
+      this.btfNote = `no BTF: ${fromVmlinux ? `${fromVmlinux}; ` : ''}${inDump}`;
+      return vmlinux
+        ? `task names need the kernel's BTF, and none was found: ${fromVmlinux}; in the dump, ${inDump}`
+        : `task names need the kernel's BTF, and none was found: ${inDump}. Give a System.map (to find the BTF in the dump) or a vmlinux with a .BTF section`;
+    }
+  }
+
+  /** The task running on each CPU, from the run queues, with task_struct offsets from BTF. */
+  private async findTasks(vmlinux: string | undefined): Promise<void> {
+    const btfProblem = await this.loadBtf(vmlinux);
+    const result = await readCurrentTasks(
+      {
+        arch: this.arch.name,
+        cpus: this.cpus.map((c) => c.cpu),
+        notePids: this.cpus.map((c) => (c.notePidIsTask ? c.pid : undefined)),
+      },
+      this.space,
+      this.symbols,
+      this.btf,
+      btfProblem,
+    );
+    this.tasksNote = result.note;
+    result.tasks.forEach((r, i) => {
+      const cpu = this.cpus[i];
+      if (!cpu) return;
+      if (r.task) {
+        cpu.task = r.task;
+        cpu.comm = r.task.comm;
+      } else cpu.taskProblem = r.problem;
+      if (r.note) cpu.taskNote = r.note;
+    });
   }
 
   private async loadLog(signal?: AbortSignal): Promise<void> {
@@ -310,6 +392,19 @@ export class KernelDump {
     if (this.panicMessage) info.PANIC = `"${this.panicMessage}"`;
     if (this.panicCpu !== undefined) info['PANIC CPU'] = String(this.panicCpu);
     if (this.cpuMappingNote) info['CPU NUMBERS'] = this.cpuMappingNote;
+    // The task on each CPU, as crash's `bt` header names it; a problem shared by all CPUs is said once.
+    for (const c of this.cpus.slice(0, MAX_CPU_ROWS)) {
+      const key = `CPU ${c.cpu ?? `? (note ${c.noteIndex})`}`;
+      if (c.task) {
+        info[key] =
+          `PID: ${c.task.pid}  TASK: ${c.task.address.toString(16)}  COMMAND: "${c.task.comm}"${c.panicked ? '  (panic)' : ''}${c.taskNote ? ` (${c.taskNote})` : ''}`;
+      } else if (c.taskProblem && c.taskProblem !== this.tasksNote)
+        info[key] = `task unknown: ${c.taskProblem}`;
+    }
+    if (this.cpus.length > MAX_CPU_ROWS)
+      info['CPU …'] = `${this.cpus.length - MAX_CPU_ROWS} more (bt -a lists them)`;
+    if (this.tasksNote) info['CURRENT TASKS'] = this.tasksNote;
+    info.BTF = this.btfNote;
     return info;
   }
 
@@ -318,6 +413,9 @@ export class KernelDump {
     await this.dump.close();
   }
 }
+
+/** CPUs listed one per row by `sys` (bigger machines get a count). */
+const MAX_CPU_ROWS = 64;
 
 /** An error about a file the user gave, tagged with the launch attribute that named it. */
 export class AttributeError extends Error {

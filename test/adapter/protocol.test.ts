@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpus, logFile, PROJECT_ROOT, refFile } from '../support/corpus';
+import { corpus, logFile, PROJECT_ROOT, refFile, tasksFromKallsyms } from '../support/corpus';
 import { launchDump, startAdapter, VSCODE_CLIENT } from '../support/dapClient';
 
 const hex16 = (v: string) => '0x' + BigInt(v).toString(16).padStart(16, '0');
@@ -78,12 +78,27 @@ describe.each(corpus().map((d) => [d.name, d] as const))('%s', (_name, ref) => {
     }
   });
 
-  it('has one thread per CPU that saved registers, in order, named by CPU and pid', () => {
+  it('has one thread per CPU that saved registers, in order, named by CPU, pid and task name', () => {
     expect(threads.map((t) => t.id)).toEqual(ref.truth.prstatus.map((_: unknown, i: number) => i + 1));
+    const perCpu = ref.truth.summary_per_cpu as {
+      cpu: number;
+      prstatus_pid: number;
+      current_pid: number;
+      current_comm: string;
+    }[];
+    const named = tasksFromKallsyms(ref);
+    expect(named, 'the corpus has the kernel config').toBeDefined();
     threads.forEach((t, i) => {
-      expect(t.name).toMatch(/^CPU \d+ · /);
-      const pid = ref.truth.prstatus[i].pid;
-      expect(t.name).toContain(pid === 0 ? 'idle' : `pid ${pid}`);
+      const c = perCpu[i]!;
+      expect(c.prstatus_pid).toBe(ref.truth.prstatus[i].pid); // notes are in CPU order here
+      if (named) {
+        // The task on the CPU, read from its run queue: "CPU 1 · pid 0 · swapper/1" for an idle CPU.
+        expect(t.name).toBe(`CPU ${c.cpu} · pid ${c.current_pid} · ${c.current_comm}`);
+      } else {
+        // Without data symbols, the note's pid; the panicking CPU's name from the log's panic header.
+        const panicked = c.cpu === ref.truth.crash_summary.panic_cpu;
+        expect(t.name).toBe(`CPU ${c.cpu} · pid ${c.prstatus_pid}${panicked ? ` · ${c.current_comm}` : ''}`);
+      }
     });
   });
 

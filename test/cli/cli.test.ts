@@ -17,7 +17,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchRate } from '../support/backtrace';
-import { type CorpusDump, corpus, PROJECT_ROOT, refFile, systemMapFor, VMCORES } from '../support/corpus';
+import {
+  type CorpusDump,
+  corpus,
+  PROJECT_ROOT,
+  refFile,
+  systemMapFor,
+  tasksFromKallsyms,
+  VMCORES,
+} from '../support/corpus';
 import { vmlinuxPath } from '../support/debianKernel';
 import { ByteWriter, buildElfCore, EM, NT_PRSTATUS, pattern } from '../support/elfBuilder';
 
@@ -80,6 +88,24 @@ function cpuOf(d: CorpusDump, i: number): number {
   const per = (d.truth.summary_per_cpu ?? []) as { cpu: number; prstatus_pid: number }[];
   return per.find((c) => c.prstatus_pid === pid)?.cpu ?? i;
 }
+
+interface PerCpuTruth {
+  cpu: number;
+  prstatus_pid: number;
+  current_pid: number;
+  current_comm: string;
+  current_task: string;
+}
+
+/** The task on CPU `cpu` as the ground truth has it (crash's bt -a and drgn agree on every dump). */
+function taskOn(d: CorpusDump, cpu: number): { address: string; pid: number; comm: string } {
+  const c = (d.truth.summary_per_cpu as PerCpuTruth[]).find((x) => x.cpu === cpu)!;
+  return { address: `0x${BigInt(c.current_task).toString(16)}`, pid: c.current_pid, comm: c.current_comm };
+}
+
+/** What a CPU without a readable task says when only kallsyms without data symbols is at hand. */
+const NO_BTF_PROBLEM =
+  /^task names need the kernel's BTF, and none was found: __start_BTF and __stop_BTF are not in the symbol table/;
 
 const unavailable = (s: Sample) => s.bytes === null || /filtered/.test(s.page_in_dump ?? '');
 
@@ -148,20 +174,32 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
     expect(info.panicMessage).toBe(d.truth.crash_summary.panic_message ?? null);
     // Every note mapped to its real CPU, every register exact.
     expect(info.cpuNumbering).toBe('kernel');
+    // The task on every CPU where the dump's own kallsyms find the BTF and run queues; the reason
+    // where they cannot (the panicking CPU's comm then comes from the panic header in the log).
+    const tasks = tasksFromKallsyms(d);
+    expect(tasks, 'the corpus has the kernel config').toBeDefined();
     expect(info.cpus).toEqual(
       d.truth.prstatus.map((p: { pid: number; regs: Record<string, string> }, i: number) => {
         const cpu = cpuOf(d, i);
         const panicked = cpu === panicCpu;
+        const task = taskOn(d, cpu);
         return {
           cpu,
           noteIndex: i,
           pid: p.pid,
           panicked,
-          ...(panicked ? { comm: d.truth.crash_summary.crashed_comm } : {}),
+          ...(tasks
+            ? { comm: task.comm, task }
+            : {
+                ...(panicked ? { comm: d.truth.crash_summary.crashed_comm } : {}),
+                task: null,
+                taskProblem: expect.stringMatching(NO_BTF_PROBLEM),
+              }),
           registers: p.regs,
         };
       }),
     );
+    expect(info.tasksNote).toMatch(tasks ? /^current tasks from the per-CPU run queues/ : NO_BTF_PROBLEM);
     expect(info.vmcoreinfo).toEqual(d.truth.vmcoreinfo);
     expect(Array.isArray(info.missing)).toBe(true);
     if (/\.(elf-d31|kdump-|flat-)/.test(d.name)) {
@@ -178,9 +216,14 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d) => {
       expect(r.stdout).toContain(`PANIC: "${d.truth.crash_summary.panic_message}"\n`);
       expect(r.stdout).toContain(`PANIC CPU: ${d.truth.crash_summary.panic_cpu}\n`);
     }
+    // CPU, the task's pid and address (the note's pid and "-" when the task cannot be read), PC, SP.
+    const tasks = tasksFromKallsyms(d);
     d.truth.prstatus.forEach((p: { pid: number }, i: number) => {
+      const task = taskOn(d, cpuOf(d, i));
+      const who = tasks ? `${task.pid} +${task.address.slice(2).padStart(16, '0')}` : `${p.pid} +-`;
+      const comm = tasks ? `  "${task.comm}"` : '';
       expect(r.stdout).toMatch(
-        new RegExp(`\\n +${cpuOf(d, i)} +${p.pid} +[0-9a-f]{16} +[0-9a-f]{16} +(user|kernel)( .*)?\\n`),
+        new RegExp(`\\n +${cpuOf(d, i)} +${who} +[0-9a-f]{16} +[0-9a-f]{16} +(user|kernel)${comm}( .*)?\\n`),
       );
     });
   });
@@ -365,6 +408,9 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     expect(cpu.panicked).toBe(true);
     expect(cpu.cpu).toBe(d.truth.crash_summary.panic_cpu);
     expect(cpu.pid).toBe(d.truth.crash_summary.crashed_pid);
+    expect(cpu.comm).toBe(d.truth.crash_summary.crashed_comm);
+    if (tasksFromKallsyms(d)) expect(cpu.task).toEqual(taskOn(d, cpu.cpu));
+    else expect(cpu).toMatchObject({ task: null, taskProblem: expect.stringMatching(NO_BTF_PROBLEM) });
     const ours = cpu.frames.map((f: { name: string; pc: string }) => ({ name: f.name, pc: BigInt(f.pc) }));
     const ref = d.truth.drgn?.crashing_cpu_stack_trace ?? [];
     expect(ref.length).toBeGreaterThan(0);
@@ -381,10 +427,23 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     expect(all.code, all.stderr).toBe(0);
     const headers = all.stdout.split('\n').filter((l) => l.startsWith('PID: '));
     expect(headers).toHaveLength(d.truth.prstatus.length);
+    // crash's header, line for line, where crash wrote `bt -a` for this dump.
+    const crash = refFile(d, 'crash-bt-a.txt');
+    if (crash && tasksFromKallsyms(d)) {
+      const want = crash.split('\n').filter((l) => l.startsWith('PID: '));
+      expect(headers.map((h) => h.replace(/ {2}\(panic\)$/, ''))).toEqual(want);
+    }
     const cpu = cpuOf(d, 0);
     const one = await vmcore('bt', d.path, '--cpu', String(cpu));
     expect(one.code, one.stderr).toBe(0);
-    expect(one.stdout).toMatch(new RegExp(`^PID: ${d.truth.prstatus[0].pid}\\s+CPU: ${cpu}\\s`));
+    const task = taskOn(d, cpu);
+    expect(one.stdout).toMatch(
+      tasksFromKallsyms(d)
+        ? new RegExp(
+            `^PID: ${task.pid}\\s+TASK: ${task.address.slice(2)}\\s+CPU: ${cpu}\\s+COMMAND: "${task.comm}"`,
+          )
+        : new RegExp(`^PID: ${d.truth.prstatus[0].pid}\\s+CPU: ${cpu}\\s`),
+    );
     expectUsageError(await vmcore('bt', d.path, '--cpu', '999'), /has no registers for CPU 999/);
   });
 });
@@ -528,6 +587,16 @@ describe('symbol files', () => {
           c.prstatus_pid,
         ]),
       );
+      // With the map's data symbols the kernel BTF and run queues are found: every CPU's task.
+      expect(info.tasksNote).toMatch(
+        /^current tasks from the per-CPU run queues \(rq->curr, checked against __entry_task\)/,
+      );
+      for (const c of info.cpus) expect(c.task).toEqual(taskOn(arm64!, c.cpu));
+      const bt = await vmcore('bt', arm64!.path, '--system-map', map!, '--all');
+      const t1 = taskOn(arm64!, 1);
+      expect(bt.stdout).toContain(
+        `PID: ${String(t1.pid).padEnd(7)}  TASK: ${t1.address.slice(2)}  CPU: 1    COMMAND: "${t1.comm}"\n`,
+      );
     },
   );
 
@@ -593,7 +662,7 @@ describe('synthetic dumps of other architectures', () => {
     // struct elf_prstatus on s390x: pr_pid at 32, pr_reg at 112: psw.mask, psw.addr, gprs[16]…
     const w = new ByteWriter(false);
     w.reserve(336);
-    w.u32(32, 3); // s390 kdump writes pr_pid = CPU number + 1
+    w.u32(32, 3); // s390 kdump writes pr_pid = CPU number + 1: not a pid, so not shown as one
     w.u64(112, 0x0705_0001_8000_0000n); // PSW with the problem-state (user) bit 0x0001000000000000
     w.u64(120, 0x0000_0000_0012_3456n);
     for (let i = 0; i < 16; i++) w.u64(128 + i * 8, 0x1000n + BigInt(i));
@@ -611,7 +680,7 @@ describe('synthetic dumps of other architectures', () => {
     const r = await vmcore('regs', p);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /^CPU 2: {2}PID: 3 {2}\(user mode\)\n {4}PSW_ADDR: 0000000000123456 +R14: 000000000000100e +R15: 000000000000100f\n/,
+      /^CPU 2: {2}\(user mode\)\n {4}PSW_ADDR: 0000000000123456 +R14: 000000000000100e +R15: 000000000000100f\n/,
     );
     expect(r.stdout).toMatch(/PSW_MASK: 0705000180000000/);
     const rd = await vmcore('rd', '--phys', p, '0', '64', '--json');

@@ -142,3 +142,25 @@ export function systemMapFor(dump: CorpusDump): string | undefined {
   }
   return undefined;
 }
+
+/** The kernel config of a dump's kernel from the corpus (config-RELEASE in a kernel folder), when there is one. */
+export function kernelConfigFor(dump: CorpusDump): string | undefined {
+  const release: string | undefined = dump.truth.kernel?.osrelease;
+  if (!release) return undefined;
+  for (const dir of readdirSync(VMCORES)) {
+    const p = join(VMCORES, dir, `config-${release}`);
+    if (dir.startsWith('kernel') && existsSync(p)) return readFileSync(p, 'utf8');
+  }
+  return undefined;
+}
+
+/**
+ * Whether the dump's own kallsyms can find the kernel's BTF and per-CPU run queues: the kernel keeps
+ * BTF (CONFIG_DEBUG_INFO_BTF) and lists data symbols in kallsyms (CONFIG_KALLSYMS_ALL). Without a
+ * config in the corpus, undefined.
+ */
+export function tasksFromKallsyms(dump: CorpusDump): boolean | undefined {
+  const config = kernelConfigFor(dump);
+  if (config === undefined) return undefined;
+  return /^CONFIG_DEBUG_INFO_BTF=y$/m.test(config) && /^CONFIG_KALLSYMS_ALL=y$/m.test(config);
+}

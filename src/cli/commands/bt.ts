@@ -2,7 +2,7 @@
 import { formatBacktrace } from '../../kernel/crashFormat';
 import type { Backtrace } from '../../kernel/kernelDump';
 import { UsageError } from '../args';
-import { toJson } from '../output';
+import { taskJson, toJson } from '../output';
 import { cpuList, FILE, JSON_OPTION, SYMBOL_OPTIONS, withKernel } from './common';
 import { type Command, EXIT } from './types';
 
@@ -40,8 +40,12 @@ to user space; a stack scan as the last resort, whose frames are marked "?" as c
 Symbols come from --vmlinux or --system-map when given, else from the kernel's kallsyms in the dump.
 With a --vmlinux that has DWARF, each frame shows its source file and line (of pc − 1 for return
 addresses) on the line below it, as crash's bt -l does.
-JSON: {cpus: [{cpu, noteIndex, pid, comm, panicked, frames: [{pc, sp, function, offset, name,
-unwinder, reliable, userMode, source: {file, line, column} | null}], stopReason}], symbols, sourceLines}.`,
+The header names the task running on the CPU as crash does (PID, TASK, CPU, COMMAND): the run
+queue's current task, read with offsets from the kernel's BTF (in the dump, or the vmlinux's .BTF).
+JSON: {cpus: [{cpu, noteIndex, pid, comm, panicked, task: {address, pid, comm} | null, taskProblem,
+frames: [{pc, sp, function, offset, name, unwinder, reliable, userMode,
+source: {file, line, column} | null}], stopReason}], symbols, sourceLines}.
+pid is the NT_PRSTATUS note's (QEMU writes CPU + 1 there); task.pid is the task's.`,
   async run(args, io) {
     if (args.flags.all && args.integers.cpu !== undefined) {
       throw new UsageError('give --cpu N or --all, not both', 'bt');
@@ -88,6 +92,8 @@ unwinder, reliable, userMode, source: {file, line, column} | null}], stopReason}
                 pid: c.pid,
                 comm: c.comm ?? null,
                 panicked: c.panicked,
+                task: taskJson(c),
+                ...(c.task ? {} : { taskProblem: c.taskProblem ?? null }),
                 frames: frameJson(bt),
                 stopReason: bt.stopReason ?? null,
               };

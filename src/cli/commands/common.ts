@@ -1,6 +1,7 @@
 import { DumpError } from '../../dump/errors';
 import { openDump } from '../../dump/open';
 import type { Dump, PrStatus } from '../../dump/types';
+import type { CurrentTask } from '../../kernel/currentTask';
 import { KernelDump } from '../../kernel/kernelDump';
 import type { OptionSpec, ParsedArgs, PositionalSpec } from '../args';
 import { CPU_NUMBERING_NOTE } from '../output';
@@ -87,6 +88,12 @@ export interface CpuEntry {
   cpu: number;
   comm?: string;
   panicked: boolean;
+  /** The task running on the CPU, when the kernel layer could read it. */
+  task?: CurrentTask;
+  /** Why `task` is missing. */
+  taskProblem?: string;
+  /** Whether the note's pid is a task's pid (QEMU writes CPU + 1). */
+  notePidIsTask: boolean;
 }
 
 /** The CPUs with saved registers, numbered by the kernel when the kernel layer could tell. */
@@ -103,8 +110,11 @@ export function cpuList(view: KernelView): {
       prstatus: p,
       cpu: known ? info!.cpu! : p.noteIndex,
       panicked: info?.panicked ?? false,
+      notePidIsTask: info?.notePidIsTask ?? true,
     };
     if (info?.comm !== undefined) entry.comm = info.comm;
+    if (info?.task) entry.task = info.task;
+    else entry.taskProblem = info?.taskProblem ?? view.kernelProblem;
     return entry;
   });
   const why = view.kernel?.cpuMappingNote ?? view.kernelProblem;

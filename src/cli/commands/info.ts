@@ -20,6 +20,8 @@ export interface InfoJson {
   cpuNumberingNote: string;
   /** Where symbols came from (kallsyms in the dump, System.map, vmlinux), or why there are none. */
   symbols: string;
+  /** Where the tasks on the CPUs came from (run queues, BTF), or why they could not be read. */
+  tasksNote: string;
   cpus: CpuJson[];
   vmcoreinfo: Record<string, string>;
   missing: { kind: string; message: string }[];
@@ -45,6 +47,7 @@ export function infoJson(view: KernelView): InfoJson {
     cpuNumbering: cpus.numbering,
     cpuNumberingNote: cpus.note,
     symbols: kernel?.symbolsNote ?? view.kernelProblem ?? 'no symbols',
+    tasksNote: kernel?.tasksNote ?? view.kernelProblem ?? 'unknown',
     cpus: cpus.cpus.map((c) => cpuJson(c.prstatus, dump.arch, c.cpu, c)),
     vmcoreinfo: Object.fromEntries(dump.vmcoreinfo?.raw ?? []),
     missing,
@@ -97,18 +100,25 @@ function humanInfo(view: KernelView, info: InfoJson): string {
 
   if (dump.prstatus.length > 0) {
     const digits = dump.arch.wordSize * 2;
-    lines.push('', `  CPU  ${'PID'.padEnd(7)} ${'PC'.padEnd(digits)}  ${'SP'.padEnd(digits)}  MODE`);
+    lines.push(
+      '',
+      `  CPU  ${'PID'.padEnd(7)} ${'TASK'.padEnd(digits)}  ${'PC'.padEnd(digits)}  ${'SP'.padEnd(digits)}  MODE`,
+    );
     for (const c of cpuList(view).cpus) {
       const p = c.prstatus;
       const pc = p.registers.get(dump.arch.pc) ?? 0n;
       const sp = p.registers.get(dump.arch.sp) ?? 0n;
       const mode = dump.arch.isUserMode(p.registers) ? 'user' : 'kernel';
+      // The task's pid when it was read; the note's only when it is a task's (QEMU's is CPU + 1).
+      const pid = c.task ? String(c.task.pid) : c.notePidIsTask ? String(p.pid) : '?';
+      const task = c.task ? c.task.address.toString(16).padStart(digits, '0') : '-'.padEnd(digits);
       const notes = [c.comm ? `"${c.comm}"` : '', c.panicked ? 'panicked' : ''].filter(Boolean).join(' ');
       lines.push(
-        `  ${String(c.cpu).padStart(3)}  ${String(p.pid).padEnd(7)} ${pc.toString(16).padStart(digits, '0')}  ${sp.toString(16).padStart(digits, '0')}  ${mode}${notes ? `  ${notes}` : ''}`,
+        `  ${String(c.cpu).padStart(3)}  ${pid.padEnd(7)} ${task}  ${pc.toString(16).padStart(digits, '0')}  ${sp.toString(16).padStart(digits, '0')}  ${mode}${notes ? `  ${notes}` : ''}`,
       );
     }
     lines.push(`  (${info.cpuNumberingNote})`);
+    if (info.tasksNote) lines.push(`  (tasks: ${info.tasksNote})`);
   }
   const details = Object.entries(dump.details);
   if (details.length > 0) lines.push('', `DETAILS: ${details.map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -130,9 +140,11 @@ export const info: Command = {
   positionals: [FILE],
   options: [...SYMBOL_OPTIONS, JSON_OPTION],
   help: `JSON: {format, container, compression, arch, osrelease, pageSize, panicCpu, panicMessage,
-panicCpuNote, cpuNumbering, cpuNumberingNote, symbols,
-cpus: [{cpu, noteIndex, pid, comm, panicked, registers: {name: "0x…"}}], vmcoreinfo: {KEY: value},
-missing: [{kind, message}], details}.
+panicCpuNote, cpuNumbering, cpuNumberingNote, symbols, tasksNote,
+cpus: [{cpu, noteIndex, pid, comm, panicked, task: {address, pid, comm} | null, taskProblem,
+registers: {name: "0x…"}}], vmcoreinfo: {KEY: value}, missing: [{kind, message}], details}.
+pid is the NT_PRSTATUS note's (QEMU writes CPU + 1 there); task is the task running on the CPU (the
+run queue's current task, read with offsets from the kernel's BTF), comm its name.
 panicCpu is null when no CPU panicked (a live snapshot) or it cannot be found (panicCpuNote says which).
 cpuNumbering is "kernel" when the notes could be mapped to the kernel's CPU numbers (crash_notes,
 QEMU's pid = CPU + 1, the kernel log), else "note-order": cpu is then the note's position.`,

@@ -13,7 +13,10 @@ export const regs: Command = {
     ...SYMBOL_OPTIONS,
     JSON_OPTION,
   ],
-  help: `JSON: {cpuNumbering, cpuNumberingNote, cpus: [{cpu, noteIndex, pid, comm, panicked, registers: {name: "0x…"}}]}.
+  help: `JSON: {cpuNumbering, cpuNumberingNote, cpus: [{cpu, noteIndex, pid, comm, panicked,
+task: {address, pid, comm} | null, taskProblem, registers: {name: "0x…"}}]}.
+pid is the NT_PRSTATUS note's (QEMU writes CPU + 1 there); task is the task running on the CPU
+(the run queue's current task, read with offsets from the kernel's BTF), comm its name.
 CPU numbers are the kernel's when the notes can be mapped to CPUs (cpuNumbering "kernel"), else the
 order of the register notes ("note-order"); --cpu uses the same numbers.`,
   async run(args, io) {
@@ -46,7 +49,12 @@ order of the register notes ("note-order"); --cpu uses the same numbers.`,
       const blocks = selected.map((c) => {
         const p = c.prstatus;
         const facts = [
-          `PID: ${p.pid}`,
+          // The note's pid only where it is a task's: QEMU and s390 write CPU + 1 there.
+          ...(c.task
+            ? [`PID: ${c.task.pid}`, `TASK: ${c.task.address.toString(16)}`]
+            : c.notePidIsTask
+              ? [`PID: ${p.pid}`]
+              : []),
           ...(c.comm ? [`COMMAND: "${c.comm}"`] : []),
           `(${[c.panicked ? 'panicked' : '', dump.arch.isUserMode(p.registers) ? 'user mode' : 'kernel mode'].filter(Boolean).join(', ')})`,
         ];
