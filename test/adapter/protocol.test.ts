@@ -2,14 +2,15 @@
  * The standalone debug adapter over stdio against every real dump: the handshake, one thread per
  * CPU, registers, memory, disassembly, hovers and console commands must agree with the references.
  */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DebugClient } from '@vscode/debugadapter-testsupport';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpus, logFile, PROJECT_ROOT, refFile, tasksFromKallsyms } from '../support/corpus';
-import { launchDump, startAdapter, VSCODE_CLIENT } from '../support/dapClient';
+import { ADAPTER, launchDump, startAdapter, VSCODE_CLIENT } from '../support/dapClient';
 
 const hex16 = (v: string) => '0x' + BigInt(v).toString(16).padStart(16, '0');
 
@@ -241,5 +242,47 @@ describe('bad launch input', () => {
     // Still answering.
     const t = await dc.threadsRequest();
     expect(t.body.threads).toEqual([]);
+  });
+});
+
+describe('--server=PORT', () => {
+  let server: ChildProcess;
+  let port: number;
+  beforeAll(async () => {
+    server = spawn(process.execPath, [ADAPTER, '--server=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    port = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      server.stderr!.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /waiting for debug protocol on 127\.0\.0\.1:(\d+)/.exec(text);
+        if (m) resolve(Number(m[1]));
+      });
+      server.on('exit', (code) => reject(new Error(`adapter server exited (${code}): ${text}`)));
+    });
+  });
+  afterAll(() => {
+    server?.kill();
+  });
+
+  const ref = corpus()[0];
+  it.runIf(ref)('serves one session per connection on loopback and outlives each', async () => {
+    for (let i = 0; i < 2; i++) {
+      const dc = new DebugClient(process.execPath, ADAPTER, 'vmcore');
+      dc.defaultTimeout = 20_000;
+      await dc.start(port);
+      const stopped = await launchDump(dc, { vmcore: ref!.path });
+      const threads = (await dc.threadsRequest()).body.threads;
+      expect(threads).toHaveLength(ref!.truth.prstatus.length);
+      expect(threads.map((t) => t.id)).toContain(stopped.body.threadId);
+      await dc.disconnectRequest({});
+      await dc.stop();
+    }
+    expect(server.exitCode).toBeNull();
+  });
+
+  it('refuses a malformed --server argument with a clear message', () => {
+    const r = spawnSync(process.execPath, [ADAPTER, '--server=http'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/expected --server=PORT/);
   });
 });
