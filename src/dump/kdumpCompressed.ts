@@ -452,11 +452,22 @@ class RankIndex {
     }
   }
 
+  /** rank(pfn) when it needs no reading (index built that far, chunk cached), else undefined. */
+  rankIfCached(pfn: number): number | undefined {
+    const k = Math.floor(pfn / CHUNK_BITS);
+    if (this.built < Math.min(k, this.totalChunks)) return undefined;
+    const chunk = this.bitmap.cached(k);
+    return chunk ? this.rankIn(k, chunk, pfn) : undefined;
+  }
+
   /** Number of set bits before `pfn` (whose byte the file holds). */
   async rank(pfn: number): Promise<number> {
     const k = Math.floor(pfn / CHUNK_BITS);
     if (this.built < Math.min(k, this.totalChunks)) await this.ensure(k);
-    const chunk = this.bitmap.cached(k) ?? (await this.bitmap.chunk(k));
+    return this.rankIn(k, this.bitmap.cached(k) ?? (await this.bitmap.chunk(k)), pfn);
+  }
+
+  private rankIn(k: number, chunk: Uint8Array, pfn: number): number {
     const within = pfn - k * CHUNK_BITS;
     const byte = within >> 3;
     const block = byte >> 8;
@@ -589,6 +600,7 @@ interface MemoryParams {
 
 /** Pages resolved per step of a read: bounds the descriptors and page data a step reads at once. */
 const BATCH_PAGES = 256;
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 /** Adjacent page data is read in one piece up to this size. */
 const MAX_DATA_RUN = 4 * 1024 * 1024;
 
@@ -746,20 +758,29 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
     const p = this.p;
     const out: (PageDescriptor | Unavailable)[] = new Array(count);
     const last = first + count - 1;
-    // The bitmap chunks this range needs (one or two), loaded once.
-    const chunkOf = (pfn: number) => Math.floor(pfn / CHUNK_BITS);
-    const load = async (b: Bitmap | undefined) => {
-      const chunks = new Map<number, Uint8Array>();
-      if (b)
-        for (let k = chunkOf(first); k <= chunkOf(last); k++)
-          chunks.set(k, b.cached(k) ?? (await b.chunk(k)));
+    // The bitmap chunks this range needs (one or two), loaded once; chunks[k - firstChunk].
+    const firstChunk = Math.floor(first / CHUNK_BITS);
+    const lastChunk = Math.floor(last / CHUNK_BITS);
+    const load = async (b: Bitmap | undefined): Promise<Uint8Array[]> => {
+      const chunks: Uint8Array[] = [];
+      if (b) for (let k = firstChunk; k <= lastChunk; k++) chunks.push(b.cached(k) ?? (await b.chunk(k)));
       return chunks;
     };
-    const chunks1 = await load(p.bitmap1);
-    const chunks2 = await load(p.bitmap2);
-    const bit = (chunks: Map<number, Uint8Array>, pfn: number): number | undefined => {
-      const k = chunkOf(pfn);
-      const byte = chunks.get(k)![(pfn - k * CHUNK_BITS) >> 3];
+    // Without an await when every chunk is cached (the common case).
+    const cachedChunks = (b: Bitmap | undefined): Uint8Array[] | undefined => {
+      const chunks: Uint8Array[] = [];
+      for (let k = firstChunk; b && k <= lastChunk; k++) {
+        const c = b.cached(k);
+        if (!c) return undefined;
+        chunks.push(c);
+      }
+      return chunks;
+    };
+    const chunks1 = cachedChunks(p.bitmap1) ?? (await load(p.bitmap1));
+    const chunks2 = cachedChunks(p.bitmap2) ?? (await load(p.bitmap2));
+    const bit = (chunks: Uint8Array[], pfn: number): number | undefined => {
+      const k = Math.floor(pfn / CHUNK_BITS);
+      const byte = chunks[k - firstChunk]![(pfn - k * CHUNK_BITS) >> 3];
       return byte === undefined ? undefined : (byte >> (pfn & 7)) & 1;
     };
     let firstDumped = -1;
@@ -804,7 +825,7 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
     if (firstDumped < 0) return out;
     // Ranks: one lookup for the first dumped page, then counting (every set 2nd-bitmap bit counts,
     // even one whose 1st-bitmap bit is clear).
-    let rank = await p.rankIndex.rank(first + firstDumped);
+    let rank = p.rankIndex.rankIfCached(first + firstDumped) ?? (await p.rankIndex.rank(first + firstDumped));
     if (p.split) {
       this.splitRankBase ??= await p.rankIndex.rank(p.split.start);
       rank -= this.splitRankBase;
@@ -851,7 +872,7 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
             detail: `page descriptor at ${descOffset} has offset 0 though the dump is not marked incomplete`,
           };
     }
-    if (offset < 0n || offset > BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (offset < 0n || offset > MAX_SAFE_BIG) {
       return {
         reason: 'corrupt',
         detail: `page descriptor at ${descOffset} has an impossible offset ${offset}`,
