@@ -151,6 +151,12 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
       .split('\n')
       .filter((l) => l.startsWith('  - '))
       .map((l) => l.slice(4));
+  /** The CLI's refusal as the extension shows it: "HOST: refused" over the reasons, one a line. */
+  const expectRefusalDialog = (d: { message: string; detail: string }, stderr: string) => {
+    expect(stderr.split('\n')[0]).toMatch(/^\S+: refused:$/);
+    expect(d.message).toBe(stderr.split('\n')[0]!.replace(/:$/, ''));
+    expect(d.detail.split('\n')).toEqual(refusals(stderr));
+  };
   /** What a session that changed this machine would have touched, read locally. */
   const machine = () => ({
     bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
@@ -484,7 +490,8 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
     );
     await pick.click();
     const d = await readDialog();
-    expect(d.message.split('\n')).toEqual(reasons);
+    expect(d.message).toBe('testhost: refused');
+    expectRefusalDialog(d, cliRefusal.stderr);
     // refused before any confirmation: there is no button that goes on
     expect(d.buttons).not.toContain('Crash System');
     await cs.shot('test-crash-refused');
@@ -508,7 +515,7 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
       `testhost: now ${before.testhost.crashkernelCmdline || 'no crashkernel='}`,
     );
     const d = await readDialog();
-    expect(d.message.split('\n')).toEqual(refusals(cliPlan.stderr));
+    expectRefusalDialog(d, cliPlan.stderr);
     expect(d.buttons).not.toContain('Change Boot Configuration');
     await cs.shot('testhost-reservation-refused');
     await closeDialogWithEscape();
