@@ -15,7 +15,15 @@
  * Screenshots of every step go to test-results/e2e-remote/.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Locator } from 'playwright-core';
@@ -124,6 +132,8 @@ function hostDescription(s: Status): string {
 describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
   const work = mkdtempSync(join(tmpdir(), 'kdump-e2e-remote-'));
   const ws = join(work, 'workspace');
+  /** TMPDIR of code-server: short, since ssh control sockets go below it (Unix socket paths < 108 bytes). */
+  const extTmp = mkdtempSync(join(tmpdir(), 'kdd-e2e-'));
   let sshd: TestSshd;
   let sandboxDir: string;
   let cs: CodeServer;
@@ -217,6 +227,8 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
       workspace: ws,
       work,
       shots: SHOTS,
+      // the extension's ssh control sockets (privateDir() under TMPDIR) land here, to be closed in afterAll
+      extraEnv: { TMPDIR: extTmp },
       userSettings: {
         'kdump.targets.hosts': ['testhost', 'sandboxed'],
         'kdump.targets.sshConfigFile': sshd.config,
@@ -237,8 +249,19 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
   afterAll(async () => {
     if (cs?.page) await cs.shot('final').catch(() => undefined);
     await cs?.stop();
+    // the extension's ControlMasters outlive its host by ControlPersist: close them before the sshd
+    for (const d of existsSync(extTmp) ? readdirSync(extTmp).filter((n) => n.startsWith('kdd-')) : [])
+      for (const sock of readdirSync(join(extTmp, d)).filter((n) => /^[0-9a-f]{40}$/.test(n)))
+        try {
+          execFileSync('ssh', ['-o', `ControlPath=${join(extTmp, d, sock)}`, '-O', 'exit', 'closing'], {
+            stdio: 'ignore',
+          });
+        } catch {
+          // already gone
+        }
     await sshd?.stop();
     rmSync(work, { recursive: true, force: true });
+    rmSync(extTmp, { recursive: true, force: true });
   });
 
   // ---- the tree
