@@ -24,6 +24,8 @@ export interface CodeServerOptions {
   shots: string;
   /** Extra environment for code-server and so for the extension host (e.g. KDUMP_DEBUG_DAP_TRACE). */
   extraEnv?: Record<string, string>;
+  /** Settings merged over {@link USER_SETTINGS} in the fresh user-data dir (e.g. kdump.targets.*). */
+  userSettings?: Record<string, unknown>;
   /** Print the URL and keep going (npm run demo) instead of opening a browser. */
   noBrowser?: boolean;
   port?: number;
@@ -123,7 +125,10 @@ export class CodeServer {
     const userDir = join(this.o.work, 'user-data', 'User');
     mkdirSync(userDir, { recursive: true });
     mkdirSync(join(this.o.work, 'extensions'), { recursive: true });
-    writeFileSync(join(userDir, 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+    writeFileSync(
+      join(userDir, 'settings.json'),
+      JSON.stringify({ ...USER_SETTINGS, ...this.o.userSettings }, null, 2),
+    );
     const env = this.processEnv();
     const out = execFileSync(this.o.env.CS_NODE, [...this.args(), '--install-extension', this.o.vsix], {
       encoding: 'utf8',

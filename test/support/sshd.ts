@@ -14,6 +14,8 @@ export const SSHD = ['/usr/sbin/sshd', '/usr/bin/sshd'].find((p) => existsSync(p
 export interface TestSshd {
   dir: string;
   port: number;
+  /** The ports of {@link SshdOptions.extraPorts}, with known_hosts entries of their own. */
+  extraPorts: number[];
   /** ssh_config with Host "testhost" (key auth, known host) for the client side. */
   config: string;
   hostKeyPub: string;
@@ -66,13 +68,26 @@ export function fingerprintOf(pubPath: string): string {
   return /(SHA256:\S+)/.exec(out)![1]!;
 }
 
-export async function startSshd(): Promise<TestSshd> {
+export interface SshdOptions {
+  /** Listen on this many more ports (same host key, known_hosts entries written), e.g. for `Match LocalPort`. */
+  extraPorts?: number;
+  /** Lines appended to sshd_config (Match blocks go last), given the extra ports. */
+  sshdConfig?: (extraPorts: number[]) => string[];
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
   if (!SSHD)
     throw new Error(
       'sshd not found: install the Debian package openssh-server (apt-get install -y openssh-server)',
     );
   const dir = mkdtempSync(join(tmpdir(), 'kdd-sshd-'));
   const port = await freePort();
+  const extraPorts: number[] = [];
+  for (let i = 0; i < (options.extraPorts ?? 0); i++) {
+    let p = await freePort();
+    while (p === port || extraPorts.includes(p)) p = await freePort();
+    extraPorts.push(p);
+  }
   keygen(join(dir, 'host_ed25519'));
   keygen(join(dir, 'id_ed25519'));
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'id_ed25519.pub')));
@@ -82,6 +97,7 @@ export async function startSshd(): Promise<TestSshd> {
     sshdConfig,
     [
       `Port ${port}`,
+      ...extraPorts.map((p) => `Port ${p}`),
       'ListenAddress 127.0.0.1',
       `HostKey ${join(dir, 'host_ed25519')}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
@@ -95,6 +111,7 @@ export async function startSshd(): Promise<TestSshd> {
       'MaxStartups 50',
       'Subsystem sftp internal-sftp',
       'LogLevel VERBOSE',
+      ...(options.sshdConfig?.(extraPorts) ?? []),
       '',
     ].join('\n'),
   );
@@ -104,7 +121,7 @@ export async function startSshd(): Promise<TestSshd> {
     .split(' ')
     .slice(0, 2)
     .join(' ');
-  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKeyPub}\n`);
+  writeFileSync(knownHosts, [port, ...extraPorts].map((p) => `[127.0.0.1]:${p} ${hostKeyPub}\n`).join(''));
   const config = join(dir, 'ssh_config');
   writeFileSync(
     config,
@@ -129,13 +146,16 @@ export async function startSshd(): Promise<TestSshd> {
   child.stderr!.on('data', (d: string) => {
     log += d;
   });
-  await waitPort(port, 10_000).catch((e) => {
-    child.kill();
-    throw new Error(`${(e as Error).message}\n${log}`);
-  });
+  for (const p of [port, ...extraPorts]) {
+    await waitPort(p, 10_000).catch((e) => {
+      child.kill();
+      throw new Error(`${(e as Error).message}\n${log}`);
+    });
+  }
   return {
     dir,
     port,
+    extraPorts,
     config,
     hostKeyPub,
     fingerprint: fingerprintOf(join(dir, 'host_ed25519.pub')),

@@ -26,6 +26,7 @@ import { listDumps } from '../../remote/probe';
 import { listConfigHosts, parseHostSpec, privateDir, SshSession } from '../../remote/ssh';
 import type { TargetState } from '../../remote/state';
 import type { TargetNode } from '../../remote/view';
+import { errorDialog } from './errorMessage';
 import { TargetsView } from './targetsView';
 
 const CONFIG = 'kdump.targets';
@@ -157,9 +158,12 @@ export function activateRemote(context: vscode.ExtensionContext): vscode.Disposa
   };
 
   const report = (e: unknown) => {
-    const msg = e instanceof PlanRefused ? e.reasons.join('\n') : (e as Error).message;
-    log.appendLine(`error: ${msg}`);
-    void vscode.window.showErrorMessage(msg, { modal: e instanceof PlanRefused });
+    const d = errorDialog(e);
+    log.appendLine(`error: ${d.log}`);
+    void vscode.window.showErrorMessage(d.message, {
+      modal: d.modal,
+      ...(d.detail !== undefined ? { detail: d.detail } : {}),
+    });
   };
   const guarded =
     <A extends unknown[]>(fn: (...a: A) => Promise<unknown>) =>
