@@ -274,7 +274,7 @@ export function parseProbe(host: string, out: string, root: RootAccess | 'unknow
     problems.push('kernel.panic=0: if the capture fails the machine hangs until power-cycled');
   if (rebootPending)
     problems.push(
-      `reboot pending: the boot loader has "${crashkernelBootloader}" but the running kernel has "${crashkernelCmdline}"`,
+      `reboot pending: the boot loader has ${quotedOrNone(crashkernelBootloader)} but the running kernel has ${quotedOrNone(crashkernelCmdline)}`,
     );
 
   return {
@@ -389,8 +389,17 @@ export async function probeTarget(runner: CommandRunner, options: ProbeOptions):
       state.dumps = await listDumps(runner, state.dumpDir, { root: options.root, signal: options.signal });
     } catch (e) {
       if (options.signal?.aborted) throw e;
-      state.dumpsError = (e as Error).message;
+      // The state belongs to the host already: its name need not lead the message again.
+      const message = (e as Error).message;
+      state.dumpsError = message.startsWith(`${runner.host}: `)
+        ? message.slice(runner.host.length + 2)
+        : message;
     }
   }
   return state;
+}
+
+/** A crashkernel= value for a message: quoted, or `none` when there is none. */
+function quotedOrNone(value: string | null | undefined): string {
+  return value ? `"${value}"` : 'none';
 }

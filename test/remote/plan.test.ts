@@ -15,7 +15,7 @@ import {
   planReservation,
   planUnload,
 } from '../../src/remote/plan';
-import { parseProbe } from '../../src/remote/probe';
+import { parseProbe, probeTarget } from '../../src/remote/probe';
 import type { TargetState } from '../../src/remote/state';
 import { cleanTmp, tmp } from '../support/tmp';
 
@@ -142,6 +142,26 @@ describe('probe → state', () => {
     expect(s.service).toEqual({ unit: 'kdump-tools.service', enabled: 'enabled', active: 'active' });
     expect(s.toolVerdict?.ready).toBe(false);
     expect(s.problems.join('\n')).toMatch(/no memory is reserved/);
+    expect(s.problems).toContain(
+      'reboot pending: the boot loader has "crashkernel=384M-:128M" but the running kernel has none',
+    );
+  });
+
+  it('a dump directory that cannot be listed is said on the host, without its name again', async () => {
+    // The probe's first round trip answers with the real guest's output; the listing fails.
+    let calls = 0;
+    const runner = {
+      host: 'lab1',
+      async run() {
+        calls++;
+        return calls === 1
+          ? { code: 0, stdout: guestOut, stderr: '' }
+          : { code: 2, stdout: '', stderr: "ls: cannot access '/var/crash': Permission denied\n" };
+      },
+    };
+    const s = await probeTarget(runner, { root: false });
+    expect(s.dumpDir).toBeTruthy();
+    expect(s.dumpsError).toBe(`cannot list ${s.dumpDir}: ls: cannot access '/var/crash': Permission denied`);
   });
 
   it('reads a RHEL host: grubby entry, hidden iomem, integrity lockdown', () => {
