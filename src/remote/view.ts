@@ -72,7 +72,8 @@ export function targetNode(host: string, state: TargetState | undefined, busy?: 
     label: host,
     description: busy ?? `${BADGE_TEXT[b]}${state?.rebootPending ? ', reboot pending' : ''}`,
     icon,
-    contextValue: `kdumpTarget.${busy ? 'busy' : b === 'armed' ? 'armed' : b === 'unreachable' ? 'unreachable' : 'unarmed'}`,
+    // `unsupported`: no kexec crash support in the running kernel, so no Load in its menu.
+    contextValue: `kdumpTarget.${busy ? 'busy' : b === 'armed' || b === 'unreachable' || b === 'unsupported' ? b : 'unarmed'}`,
   };
   if (!state) return node;
   if (!state.reachable) {

@@ -41,6 +41,30 @@ describe('Kdump Targets tree model', () => {
     expect(dumps[0]!.description).toContain('INCOMPLETE');
   });
 
+  it('a kernel without kexec crash support gets its own context (no Load Capture Kernel)', () => {
+    expect(targetNode('g', { ...state, reservedBytes: null })).toMatchObject({
+      icon: 'target-error',
+      description: 'no kexec crash support',
+      contextValue: 'kdumpTarget.unsupported',
+    });
+    const menus = JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')).contributes.menus[
+      'view/item/context'
+    ] as { command: string; when: string }[];
+    const offered = menus
+      .filter((m) => {
+        const re = /viewItem (?:==|=~) (\S+)/.exec(m.when)?.[1];
+        if (!re) return false;
+        return re.startsWith('/')
+          ? new RegExp(re.slice(1, -1)).test('kdumpTarget.unsupported')
+          : re === 'kdumpTarget.unsupported';
+      })
+      .map((m) => m.command);
+    expect(offered).not.toContain('kdump.targets.load');
+    expect(offered).toEqual(
+      expect.arrayContaining(['kdump.targets.refresh', 'kdump.targets.configureReservation']),
+    );
+  });
+
   it('marks armed, busy and unreachable hosts', () => {
     expect(targetNode('g', { ...state, captureLoaded: true })).toMatchObject({
       icon: 'target-armed',
