@@ -198,6 +198,12 @@ export class CodeServer {
     return file;
   }
 
+  /** After a failed test, a screenshot named after it, so a red run shows where the page stood. */
+  async shotIfFailed(task: { name: string; result?: { state?: string } }): Promise<void> {
+    if (task.result?.state !== 'fail' || !this.page) return;
+    await this.shot(`FAILED-${task.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}`).catch(() => undefined);
+  }
+
   /** Open the command palette with `text` typed (no Enter). */
   async palette(text: string): Promise<Locator> {
     await this.page.keyboard.press('Escape');

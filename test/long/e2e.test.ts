@@ -111,11 +111,7 @@ describe('the extension in code-server + chromium', () => {
   });
 
   afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail' && cs?.page) {
-      await cs
-        .shot(`FAILED-${ctx.task.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 60)}`)
-        .catch(() => undefined);
-    }
+    await cs?.shotIfFailed(ctx.task);
   });
 
   afterAll(async () => {
