@@ -361,6 +361,23 @@ class Bitmap {
     return this.cache.get(k);
   }
 
+  /** Chunks [from, to] when all are cached, else undefined. */
+  cachedRange(from: number, to: number): Uint8Array[] | undefined {
+    const chunks: Uint8Array[] = [];
+    for (let k = from; k <= to; k++) {
+      const c = this.cache.get(k);
+      if (!c) return undefined;
+      chunks.push(c);
+    }
+    return chunks;
+  }
+
+  async range(from: number, to: number): Promise<Uint8Array[]> {
+    const chunks: Uint8Array[] = [];
+    for (let k = from; k <= to; k++) chunks.push(await this.chunk(k));
+    return chunks;
+  }
+
   async chunk(k: number): Promise<Uint8Array> {
     let c = this.cache.get(k);
     if (!c) {
@@ -761,23 +778,13 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
     // The bitmap chunks this range needs (one or two), loaded once; chunks[k - firstChunk].
     const firstChunk = Math.floor(first / CHUNK_BITS);
     const lastChunk = Math.floor(last / CHUNK_BITS);
-    const load = async (b: Bitmap | undefined): Promise<Uint8Array[]> => {
-      const chunks: Uint8Array[] = [];
-      if (b) for (let k = firstChunk; k <= lastChunk; k++) chunks.push(b.cached(k) ?? (await b.chunk(k)));
-      return chunks;
-    };
     // Without an await when every chunk is cached (the common case).
-    const cachedChunks = (b: Bitmap | undefined): Uint8Array[] | undefined => {
-      const chunks: Uint8Array[] = [];
-      for (let k = firstChunk; b && k <= lastChunk; k++) {
-        const c = b.cached(k);
-        if (!c) return undefined;
-        chunks.push(c);
-      }
-      return chunks;
-    };
-    const chunks1 = cachedChunks(p.bitmap1) ?? (await load(p.bitmap1));
-    const chunks2 = cachedChunks(p.bitmap2) ?? (await load(p.bitmap2));
+    const b1 = p.bitmap1;
+    const chunks1 = b1
+      ? (b1.cachedRange(firstChunk, lastChunk) ?? (await b1.range(firstChunk, lastChunk)))
+      : [];
+    const chunks2 =
+      p.bitmap2.cachedRange(firstChunk, lastChunk) ?? (await p.bitmap2.range(firstChunk, lastChunk));
     const bit = (chunks: Uint8Array[], pfn: number): number | undefined => {
       const k = Math.floor(pfn / CHUNK_BITS);
       const byte = chunks[k - firstChunk]![(pfn - k * CHUNK_BITS) >> 3];
