@@ -1,6 +1,7 @@
 /**
- * Fetch a file (a vmcore) over the SSH connection: `cat` (`tail -c +N` to resume), as root when
- * needed, written by ssh straight into the file, with progress, cancellation and resume. The data goes to NAME.part; NAME.part.json remembers the
+ * Fetch a file (a vmcore) over the SSH connection: the transport's file copy where the login user can
+ * read it (scp over SFTP), else `cat` (`tail -c +N` to resume) as root when needed, written by ssh
+ * straight into the file; with progress, cancellation and resume. The data goes to NAME.part; NAME.part.json remembers the
  * remote size and mtime so a resume never splices two different files. Only after the sha256 of the
  * local copy equals the remote `sha256sum` is NAME.part renamed to NAME. A dump whose name says
  * "incomplete" is refused unless asked for explicitly, and then keeps that name.
@@ -10,7 +11,6 @@ import {
   closeSync,
   createReadStream,
   existsSync,
-  fstatSync,
   openSync,
   readFileSync,
   renameSync,
@@ -19,7 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { isIncompleteName } from './parsers';
-import { CommandError, type CommandRunner } from './runner';
+import { CommandError, type CommandRunner, type RunResult } from './runner';
 
 export interface FetchProgress {
   bytes: number;
@@ -45,6 +45,8 @@ export interface FetchResult {
   resumedFrom: number;
   seconds: number;
   complete: boolean;
+  /** How the bytes came: the transport's file copy (scp over SFTP) or a stream of `cat`/`tail`. */
+  transport: 'copy' | 'stream';
 }
 
 interface PartInfo {
@@ -99,36 +101,13 @@ export async function fetchFile(
   const t0 = Date.now();
   const part = `${localPath}.part`;
   const infoPath = `${part}.json`;
-  const st = await remoteStat(runner, remotePath, root, options.signal);
-  const info: PartInfo = { host: runner.host, remotePath, size: st.size, mtime: st.mtime };
-
-  let offset = 0;
-  if (existsSync(part) && existsSync(infoPath)) {
-    try {
-      const old = JSON.parse(readFileSync(infoPath, 'utf8')) as PartInfo;
-      const have = statSync(part).size;
-      if (
-        old.host === info.host &&
-        old.remotePath === remotePath &&
-        old.size === info.size &&
-        old.mtime === info.mtime &&
-        have <= info.size
-      ) {
-        offset = have;
-      }
-    } catch {
-      offset = 0;
-    }
-  }
-  if (offset === 0 && existsSync(part)) unlinkSync(part);
-  writeFileSync(infoPath, JSON.stringify(info));
-  const resumedFrom = offset;
-
-  let bytes = offset;
+  let info: PartInfo | undefined; // known once the remote stat answers
+  let resumedFrom = 0;
+  let bytes = 0;
   let lastReport = 0;
   const report = (phase: FetchProgress['phase'], force = false) => {
     const now = Date.now();
-    if (!force && now - lastReport < 100) return;
+    if (!info || (!force && now - lastReport < 100)) return;
     lastReport = now;
     const secs = Math.max((now - t0) / 1000, 0.001);
     options.onProgress?.({
@@ -139,37 +118,109 @@ export async function fetchFile(
       phase,
     });
   };
-
-  if (offset < info.size) {
-    // ssh writes the bytes straight into the .part file; progress is its size, polled
-    const fd = openSync(part, offset > 0 ? 'a' : 'w');
-    const poll = setInterval(() => {
+  // Progress is the .part file's size, polled: the transport's process writes it, not JavaScript.
+  let poll: ReturnType<typeof setInterval> | undefined;
+  const startPolling = () => {
+    poll ??= setInterval(() => {
       try {
-        bytes = fstatSync(fd).size;
+        bytes = statSync(part).size;
         report('download');
       } catch {
-        // closed
+        // not created yet
       }
     }, 50);
-    let r: Awaited<ReturnType<CommandRunner['run']>>;
+  };
+
+  const statting = remoteStat(runner, remotePath, root, options.signal);
+  // Nothing to resume: the copy need not wait for the stat's round trip, it starts at once (and is
+  // stopped if the stat fails). A resume waits, to compare the stat with the .part's record.
+  let early: Promise<RunResult | undefined> | undefined;
+  const stopEarly = new AbortController();
+  if (runner.copyFile && !(existsSync(part) && existsSync(infoPath))) {
+    if (existsSync(part)) unlinkSync(part);
+    const signal = options.signal ? AbortSignal.any([options.signal, stopEarly.signal]) : stopEarly.signal;
+    early = runner.copyFile(remotePath, part, { signal });
+    early.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    startPolling();
+  }
+  let transport: FetchResult['transport'] = 'stream';
+  try {
+    let st: Awaited<typeof statting>;
     try {
-      // cat for a fresh fetch (fastest), tail -c +N to resume; both in busybox and coreutils
-      const argv =
-        offset === 0 ? ['cat', '--', remotePath] : ['tail', '-c', `+${offset + 1}`, '--', remotePath];
-      r = await runner.run(argv, { root, signal: options.signal, stdoutFd: fd });
-    } finally {
-      clearInterval(poll);
-      bytes = fstatSync(fd).size;
-      closeSync(fd);
+      st = await statting;
+    } catch (err) {
+      stopEarly.abort();
+      await early?.catch(() => undefined);
+      throw err;
     }
-    report('download', true);
-    if (r.code !== 0)
-      throw new CommandError(
-        runner.host,
-        ['cat', remotePath],
-        r,
-        `streaming ${remotePath} (kept ${part} to resume)`,
-      );
+    info = { host: runner.host, remotePath, size: st.size, mtime: st.mtime };
+
+    let offset = 0;
+    if (!early && existsSync(part) && existsSync(infoPath)) {
+      try {
+        const old = JSON.parse(readFileSync(infoPath, 'utf8')) as PartInfo;
+        const have = statSync(part).size;
+        if (
+          old.host === info.host &&
+          old.remotePath === remotePath &&
+          old.size === info.size &&
+          old.mtime === info.mtime &&
+          have <= info.size
+        ) {
+          offset = have;
+        }
+      } catch {
+        offset = 0;
+      }
+    }
+    if (offset === 0 && !early && existsSync(part)) unlinkSync(part);
+    writeFileSync(infoPath, JSON.stringify(info));
+    resumedFrom = offset;
+    bytes = offset;
+
+    if (offset < info.size || early) {
+      startPolling();
+      // A fresh fetch tries the transport's file copy first (scp over SFTP: faster than a command
+      // channel). It reads as the login user: a dump only root can read, or a host without SFTP,
+      // leaves nothing written and falls back to streaming, through sudo when asked.
+      let r =
+        offset === 0
+          ? await (early ?? runner.copyFile?.(remotePath, part, { signal: options.signal }))
+          : undefined;
+      if (r?.code === 0) transport = 'copy';
+      else if (r && existsSync(part) && statSync(part).size > 0) {
+        throw new CommandError(
+          runner.host,
+          ['scp', remotePath],
+          r,
+          `copying ${remotePath} (kept ${part} to resume)`,
+        );
+      } else {
+        // cat for a fresh fetch, tail -c +N to resume; both in busybox and coreutils. ssh writes the
+        // bytes straight into the .part file.
+        const fd = openSync(part, offset > 0 ? 'a' : 'w');
+        try {
+          const argv =
+            offset === 0 ? ['cat', '--', remotePath] : ['tail', '-c', `+${offset + 1}`, '--', remotePath];
+          r = await runner.run(argv, { root, signal: options.signal, stdoutFd: fd });
+        } finally {
+          closeSync(fd);
+        }
+        if (r.code !== 0)
+          throw new CommandError(
+            runner.host,
+            ['cat', remotePath],
+            r,
+            `streaming ${remotePath} (kept ${part} to resume)`,
+          );
+      }
+    }
+  } finally {
+    if (poll) {
+      clearInterval(poll);
+      bytes = existsSync(part) ? statSync(part).size : 0;
+      report('download', true);
+    }
   }
   const have = statSync(part).size;
   if (have !== info.size) {
@@ -206,6 +257,7 @@ export async function fetchFile(
     resumedFrom,
     seconds: (Date.now() - t0) / 1000,
     complete: !incomplete,
+    transport,
   };
 }
 

@@ -33,6 +33,16 @@ export interface CommandRunner {
   /** What the user calls this host (alias, user@host, ssh:// URL). */
   readonly host: string;
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * Optional: copy a remote file, as the login user, into `localPath` (created or truncated) with the
+   * transport's own file copy (scp over SFTP for SSH), which outpaces streaming `cat` through a command
+   * channel. Resolves undefined when this path or host cannot be copied that way (the caller streams).
+   */
+  copyFile?(
+    remotePath: string,
+    localPath: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<RunResult | undefined>;
 }
 
 /** A command that exited non-zero, with what it printed. */

@@ -272,11 +272,14 @@ export class SshSession implements CommandRunner {
   }
 
   private async connectionArgs(opts: SshRunOptions): Promise<string[]> {
+    return [...this.targetArgs(), '-T', ...(await this.connectionOptions(opts))];
+  }
+
+  /** The `-o` options of every connection: the shared ControlMaster, keep-alives, batch mode, host keys. */
+  private async connectionOptions(opts: SshRunOptions): Promise<string[]> {
     const cfg = await this.resolve();
     const batch = opts.batch ?? this.options.batchMode ?? !this.options.askpass;
     const a = [
-      ...this.targetArgs(),
-      '-T',
       '-o',
       'ControlMaster=auto',
       '-o',
@@ -300,10 +303,50 @@ export class SshSession implements CommandRunner {
     return a;
   }
 
+  /**
+   * scp over SFTP (`-s`: never the legacy protocol, whose remote shell would expand the path) on this
+   * session's ControlMaster. Only for plain absolute paths: SFTP globs `*?[` and scp splits `host:path`
+   * at the first colon, so anything else streams through `cat` instead.
+   */
+  async copyFile(
+    remotePath: string,
+    localPath: string,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<RunResult | undefined> {
+    if (!/^\/[A-Za-z0-9._+,@%/-]+$/.test(remotePath) || /[:[\]]/.test(this.spec.destination))
+      return undefined;
+    const args = ['-q', '-s'];
+    if (this.options.sshPath) args.push('-S', this.options.sshPath);
+    if (this.options.configFile) args.push('-F', this.options.configFile);
+    if (this.spec.port !== undefined) args.push('-P', String(this.spec.port));
+    if (this.spec.user !== undefined) args.push('-o', `User=${this.spec.user}`);
+    args.push(
+      ...(await this.connectionOptions(opts)),
+      '--',
+      `${this.spec.destination}:${remotePath}`,
+      localPath,
+    );
+    let r: RunResult;
+    try {
+      r = await this.spawnSsh(args, { signal: opts.signal }, false, 'scp');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no scp client
+      throw e;
+    }
+    // An scp without -s (OpenSSH before 8.8) or a server without the SFTP subsystem: stream instead.
+    if (
+      r.code !== 0 &&
+      /illegal option|unknown option|usage: scp|subsystem request failed|Connection closed/i.test(r.stderr)
+    )
+      return undefined;
+    return r;
+  }
+
   private spawnSsh(
     args: string[],
     opts: SshRunOptions & { extraStdin?: string },
     plain = false,
+    program: 'ssh' | 'scp' = 'ssh',
   ): Promise<RunResult> {
     return new Promise((resolve, reject) => {
       const env: Record<string, string | undefined> = { ...process.env, ...this.options.env };
@@ -315,7 +358,7 @@ export class SshSession implements CommandRunner {
       }
       let child: ChildProcess;
       try {
-        child = spawn(this.options.sshPath ?? 'ssh', args, {
+        child = spawn(program === 'scp' ? 'scp' : (this.options.sshPath ?? 'ssh'), args, {
           env,
           stdio: ['pipe', opts.stdoutFd ?? 'pipe', 'pipe'],
           detached: false,
@@ -363,7 +406,7 @@ export class SshSession implements CommandRunner {
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
         reject(
-          (e as NodeJS.ErrnoException).code === 'ENOENT'
+          (e as NodeJS.ErrnoException).code === 'ENOENT' && program === 'ssh'
             ? new SshError(
                 'other',
                 this.host,

@@ -242,11 +242,47 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
       sha256: want,
       resumedFrom: partSize,
       complete: true,
+      transport: 'stream', // a resume appends with tail -c +N
     });
     expect(progress[0]).toBeGreaterThanOrEqual(partSize); // counting starts at the resume point
     expect(progress[progress.length - 1]).toBe(size);
     expect(createHash('sha256').update(readFileSync(dest)).digest('hex')).toBe(want);
     expect(readdirSync(outDir)).toEqual(['dump.202611220805']);
+  });
+
+  it('copies a plain path with scp over SFTP, streams a path scp cannot take; both verified', async () => {
+    const remoteDir = tmp('kdd-remote-');
+    const outDir = tmp('kdd-local-');
+    const s = session('testhost');
+    for (const [name, transport] of [
+      ['dump.202612061200', 'copy'],
+      ['dump with space [1]', 'stream'],
+      ["it's:odd*", 'stream'],
+    ] as const) {
+      const src = join(remoteDir, name);
+      writeFileSync(src, randomBytes(5 * 1024 * 1024 + 7));
+      const r = await fetchFile(s, src, join(outDir, name));
+      expect(r, name).toMatchObject({ transport, bytes: 5 * 1024 * 1024 + 7, complete: true });
+      expect(r.sha256).toBe(createHash('sha256').update(readFileSync(src)).digest('hex'));
+      expect(readFileSync(join(outDir, name)).equals(readFileSync(src))).toBe(true);
+    }
+    expect(readdirSync(outDir).sort()).toEqual(['dump with space [1]', 'dump.202612061200', "it's:odd*"]);
+  });
+
+  it('streams from a server without the SFTP subsystem (nothing half-copied left behind)', async () => {
+    const bare = await startSshd({ sftp: false });
+    try {
+      const src = join(tmp('kdd-remote-'), 'vmcore');
+      writeFileSync(src, randomBytes(2 * 1024 * 1024));
+      const dest = join(tmp('kdd-local-'), 'vmcore');
+      const s = new SshSession('testhost', { configFile: bare.config, controlDir: tmp('kdd-cm-') });
+      const r = await fetchFile(s, src, dest);
+      expect(r.transport).toBe('stream');
+      expect(readFileSync(dest).equals(readFileSync(src))).toBe(true);
+      await s.disconnect();
+    } finally {
+      await bare.stop();
+    }
   });
 
   it('never passes a corrupted resume off as the file', async () => {

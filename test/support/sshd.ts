@@ -73,6 +73,8 @@ export interface SshdOptions {
   extraPorts?: number;
   /** Lines appended to sshd_config (Match blocks go last), given the extra ports. */
   sshdConfig?: (extraPorts: number[]) => string[];
+  /** Serve the SFTP subsystem (default true); false is a server scp cannot copy from. */
+  sftp?: boolean;
 }
 
 export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
@@ -109,7 +111,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshd> {
       'PermitRootLogin prohibit-password',
       'MaxSessions 50',
       'MaxStartups 50',
-      'Subsystem sftp internal-sftp',
+      ...(options.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
       'LogLevel VERBOSE',
       ...(options.sshdConfig?.(extraPorts) ?? []),
       '',
