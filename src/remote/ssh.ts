@@ -320,15 +320,17 @@ export class SshSession implements CommandRunner {
     if (this.options.configFile) args.push('-F', this.options.configFile);
     if (this.spec.port !== undefined) args.push('-P', String(this.spec.port));
     if (this.spec.user !== undefined) args.push('-o', `User=${this.spec.user}`);
+    // Batch mode: the copy rides the ControlMaster (or keys) and never asks anything; where it would
+    // have to, it fails with nothing written and the fetch streams, asking through askpass as usual.
     args.push(
-      ...(await this.connectionOptions(opts)),
+      ...(await this.connectionOptions({ batch: true })),
       '--',
       `${this.spec.destination}:${remotePath}`,
       localPath,
     );
     let r: RunResult;
     try {
-      r = await this.spawnSsh(args, { signal: opts.signal }, false, 'scp');
+      r = await this.spawnSsh(args, { signal: opts.signal, batch: true }, false, 'scp');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no scp client
       throw e;

@@ -12,6 +12,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
   writeSync,
@@ -203,6 +204,21 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
       // the master is up: the next command asks nothing
       await s.run(['true']);
       expect(prompts).toHaveLength(2);
+
+      // A fetch with no master yet: the batch-mode copy asks nothing and fails with nothing written,
+      // the stream asks for the passphrase once, through askpass, and the file arrives verified.
+      const src = join(tmp('kdd-remote-'), 'dump.202612061900');
+      writeFileSync(src, randomBytes(1024 * 1024));
+      const fresh = session('asking', { askpass, controlDir: tmp('kdd-cm-') });
+      const dest = join(tmp('kdd-local-'), 'dump.202612061900');
+      const r2 = await fetchFile(fresh, src, dest);
+      expect(readFileSync(dest).equals(readFileSync(src))).toBe(true);
+      expect(prompts.map((p) => p.kind)).toEqual(['host-key', 'passphrase', 'passphrase']);
+      // with the master up, the next fetch copies
+      rmSync(dest);
+      expect((await fetchFile(fresh, src, dest)).transport).toBe('copy');
+      expect(r2.sha256).toBe(createHash('sha256').update(readFileSync(src)).digest('hex'));
+      expect(prompts).toHaveLength(3);
     } finally {
       await askpass.close();
     }
