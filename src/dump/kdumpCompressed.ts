@@ -480,8 +480,8 @@ class RankIndex {
   /** Number of set bits before `pfn` (whose byte the file holds). */
   async rank(pfn: number): Promise<number> {
     const k = Math.floor(pfn / CHUNK_BITS);
-    if (this.built < Math.min(k, this.totalChunks)) await this.ensure(k);
-    return this.rankIn(k, this.bitmap.cached(k) ?? (await this.bitmap.chunk(k)), pfn);
+    await this.ensure(k);
+    return this.rankIn(k, await this.bitmap.chunk(k), pfn);
   }
 
   private rankIn(k: number, chunk: Uint8Array, pfn: number): number {
@@ -659,7 +659,7 @@ export class KdumpPhysicalMemory implements PhysicalMemory {
       done = n;
     }
     // Number arithmetic where the address allows it (BigInt operations allocate).
-    const small = paddr + BigInt(length) <= BigInt(Number.MAX_SAFE_INTEGER);
+    const small = paddr + BigInt(length) <= MAX_SAFE_BIG;
     const start = small ? Number(paddr) : 0;
     while (done < length) {
       let first: number;
