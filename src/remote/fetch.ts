@@ -156,6 +156,7 @@ export async function fetchFile(
     info = { host: runner.host, remotePath, size: st.size, mtime: st.mtime };
 
     let offset = 0;
+    // (Not with an early copy: its .part is being written now, whatever a stale .part.json says.)
     if (!early && existsSync(part) && existsSync(infoPath)) {
       try {
         const old = JSON.parse(readFileSync(infoPath, 'utf8')) as PartInfo;

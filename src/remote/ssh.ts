@@ -328,20 +328,14 @@ export class SshSession implements CommandRunner {
       `${this.spec.destination}:${remotePath}`,
       localPath,
     );
-    let r: RunResult;
+    // An scp without -s (OpenSSH before 8.8) or a server without the SFTP subsystem fails with nothing
+    // written, which the fetch already treats as "stream instead".
     try {
-      r = await this.spawnSsh(args, { signal: opts.signal, batch: true }, false, 'scp');
+      return await this.spawnSsh(args, { signal: opts.signal, batch: true }, false, 'scp');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no scp client
       throw e;
     }
-    // An scp without -s (OpenSSH before 8.8) or a server without the SFTP subsystem: stream instead.
-    if (
-      r.code !== 0 &&
-      /illegal option|unknown option|usage: scp|subsystem request failed|Connection closed/i.test(r.stderr)
-    )
-      return undefined;
-    return r;
   }
 
   private spawnSsh(

@@ -285,6 +285,18 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     expect(readdirSync(outDir).sort()).toEqual(['dump with space [1]', 'dump.202612061200', "it's:odd*"]);
   });
 
+  it('a stale .part.json with no .part starts a fresh copy, never a resume into it', async () => {
+    const src = join(tmp('kdd-remote-'), 'vmcore');
+    writeFileSync(src, randomBytes(8 * 1024 * 1024));
+    const dest = join(tmp('kdd-local-'), 'vmcore');
+    const size = statSync(src).size;
+    const mtime = Math.floor(statSync(src).mtimeMs / 1000);
+    writeFileSync(`${dest}.part.json`, JSON.stringify({ host: 'testhost', remotePath: src, size, mtime }));
+    const r = await fetchFile(session('testhost'), src, dest);
+    expect(r).toMatchObject({ transport: 'copy', resumedFrom: 0, bytes: size });
+    expect(readFileSync(dest).equals(readFileSync(src))).toBe(true);
+  });
+
   it('streams from a server without the SFTP subsystem (nothing half-copied left behind)', async () => {
     const bare = await startSshd({ sftp: false });
     try {
