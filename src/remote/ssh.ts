@@ -345,6 +345,16 @@ export class SshSession implements CommandRunner {
     program: 'ssh' | 'scp' = 'ssh',
   ): Promise<RunResult> {
     return new Promise((resolve, reject) => {
+      const cancelled = () => {
+        const err = new Error(`${this.host}: cancelled`);
+        err.name = 'AbortError';
+        return err;
+      };
+      // Cancelled before it started: an 'abort' listener added now would never fire.
+      if (opts.signal?.aborted) {
+        reject(cancelled());
+        return;
+      }
       const env: Record<string, string | undefined> = { ...process.env, ...this.options.env };
       if (!plain && this.options.askpass && !opts.batch)
         Object.assign(env, this.options.askpass.env(this.host));
@@ -415,9 +425,7 @@ export class SshSession implements CommandRunner {
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
         if (aborted) {
-          const err = new Error(`${this.host}: cancelled`);
-          err.name = 'AbortError';
-          reject(err);
+          reject(cancelled());
           return;
         }
         resolve({ code: timedOut ? null : code, stdout, stderr, timedOut });

@@ -26,6 +26,7 @@ import { probeTarget } from '../../src/remote/probe';
 import { shScript } from '../../src/remote/quote';
 import { listConfigHosts, parseHostSpec, SshError, SshSession } from '../../src/remote/ssh';
 import { HOSTILE } from '../support/hostile';
+import { slowSshProgram } from '../support/slowSsh';
 import { keygen, SSHD, startSshd, type TestSshd } from '../support/sshd';
 import { cleanTmp, tmp } from '../support/tmp';
 
@@ -227,31 +228,38 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
   it('fetches a file killed halfway, resumes from the .part and verifies sha256', async () => {
     const remoteDir = tmp('kdd-remote-');
     const src = join(remoteDir, 'dump.202611220805');
-    const size = 128 * 1024 * 1024 + 12345;
+    const size = 32 * 1024 * 1024 + 12345;
     const fd = openSync(src, 'w');
     for (let off = 0; off < size; off += 1 << 20) writeSync(fd, randomBytes(Math.min(1 << 20, size - off)));
     closeSync(fd);
     const want = createHash('sha256').update(readFileSync(src)).digest('hex');
     const outDir = tmp('kdd-local-');
     const dest = join(outDir, 'dump.202611220805');
-    const s = session('testhost');
+    // The first fetch (scp over SFTP) comes through an ssh that passes 8 MiB/s, so the kill at 4 MiB
+    // lands mid-file; unthrottled on loopback the copy can finish before the kill arrives.
+    const slow = session('testhost', { sshPath: slowSshProgram(tmp('kdd-slow-'), 8 * 1024 * 1024) });
 
     const ac = new AbortController();
-    const first = await fetchFile(s, src, dest, {
+    const first = await fetchFile(slow, src, dest, {
       root: true,
       signal: ac.signal,
       onProgress: (p) => {
-        if (p.phase === 'download' && p.bytes > 16 * 1024 * 1024) ac.abort();
+        if (p.phase === 'download' && p.bytes > 4 * 1024 * 1024) ac.abort();
       },
     }).catch((e) => e);
     expect(first.name).toBe('AbortError');
     expect(existsSync(dest)).toBe(false);
     const partSize = statSync(`${dest}.part`).size;
-    expect(partSize).toBeGreaterThan(16 * 1024 * 1024);
-    expect(partSize).toBeLessThan(size);
+    expect(partSize).toBeGreaterThan(4 * 1024 * 1024);
+    expect(partSize).toBeLessThan(size / 2);
+    expect(readFileSync(`${dest}.part`).equals(readFileSync(src).subarray(0, partSize))).toBe(true);
 
+    // A later session (full speed) resumes where the copy stopped.
     const progress: number[] = [];
-    const second = await fetchFile(s, src, dest, { root: true, onProgress: (p) => progress.push(p.bytes) });
+    const second = await fetchFile(session('testhost'), src, dest, {
+      root: true,
+      onProgress: (p) => progress.push(p.bytes),
+    });
     expect(second).toMatchObject({
       path: dest,
       bytes: size,
@@ -319,12 +327,13 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     writeFileSync(src, randomBytes(3 * 1024 * 1024));
     const dest = join(tmp('kdd-local-'), 'vmcore');
     const s = session('testhost');
+    const slow = session('testhost', { sshPath: slowSshProgram(tmp('kdd-slow-'), 2 * 1024 * 1024) });
     const ac = new AbortController();
-    await fetchFile(s, src, dest, {
+    await fetchFile(slow, src, dest, {
       signal: ac.signal,
       onProgress: (p) => p.bytes > 1024 * 1024 && ac.abort(),
     }).catch(() => undefined);
-    expect(existsSync(`${dest}.part`)).toBe(true);
+    expect(statSync(`${dest}.part`).size).toBeLessThan(3 * 1024 * 1024);
     // flip a byte in the part: the resumed copy must fail verification and be dropped
     const fd = openSync(`${dest}.part`, 'r+');
     writeSync(fd, Buffer.from([0xff ^ readFileSync(`${dest}.part`)[100]!]), 0, 1, 100);
@@ -337,6 +346,15 @@ describe.skipIf(!available)('SSH against a real sshd', () => {
     expect((await fetchFile(s, src, dest)).sha256).toBe(
       createHash('sha256').update(readFileSync(src)).digest('hex'),
     );
+  });
+
+  it('runs nothing once cancelled', async () => {
+    const marker = join(tmp('kdd-q-'), 'ran');
+    const err = await session('testhost')
+      .run(['touch', marker], { signal: AbortSignal.abort() })
+      .catch((e) => e);
+    expect(err).toMatchObject({ name: 'AbortError', message: 'testhost: cancelled' });
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('refuses an incomplete dump unless asked, and never calls it complete', async () => {
