@@ -7,11 +7,12 @@
  * scratch folder so nothing is written under the real home.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { PROJECT_ROOT } from '../support/corpus';
 import type { E2eEnv } from './e2eEnv';
 
 export interface CodeServerOptions {
@@ -71,6 +72,12 @@ function status(url: string): Promise<number> {
   });
 }
 
+/** The packaged extension, exactly what a user installs (`npm run package`, which also builds dist/). */
+export function packageExtension(): string {
+  execFileSync('npm', ['run', '--silent', 'package'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  return join(PROJECT_ROOT, 'kdump-debug.vsix');
+}
+
 export class CodeServer {
   page!: Page;
   context!: BrowserContext;
@@ -80,6 +87,27 @@ export class CodeServer {
   private shotCount = 0;
 
   constructor(readonly o: CodeServerOptions) {}
+
+  /** An empty screenshot folder, code-server up with the .vsix installed, the workbench open in chromium. */
+  static async launch(o: CodeServerOptions): Promise<CodeServer> {
+    rmSync(o.shots, { recursive: true, force: true });
+    mkdirSync(o.shots, { recursive: true });
+    const cs = new CodeServer(o);
+    try {
+      await cs.startServer();
+      await cs.openBrowser();
+    } catch (e) {
+      await cs.stop(); // the suite never gets the instance, so its afterAll cannot
+      throw e;
+    }
+    return cs;
+  }
+
+  /** A last screenshot for a person to look at, then the browser and the server down. */
+  async finish(): Promise<void> {
+    if (this.page) await this.shot('final').catch(() => undefined);
+    await this.stop();
+  }
 
   /** Environment for code-server and chromium: a throwaway HOME and XDG dirs inside the run folder. */
   processEnv(): NodeJS.ProcessEnv {

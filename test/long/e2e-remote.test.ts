@@ -32,7 +32,7 @@ import { formatBytes } from '../../src/remote/cli/args';
 import { PROJECT_ROOT } from '../support/corpus';
 import { etcDefaultSandbox, snapshotTree } from '../support/etcDefaultSandbox';
 import { startSshd, type TestSshd } from '../support/sshd';
-import { CodeServer } from './codeServer';
+import { CodeServer, packageExtension } from './codeServer';
 import { e2eEnv } from './e2eEnv';
 
 const SHOTS = join(PROJECT_ROOT, 'test-results', 'e2e-remote');
@@ -189,10 +189,8 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
 
   beforeAll(async () => {
     const env = e2eEnv();
-    rmSync(SHOTS, { recursive: true, force: true });
-    mkdirSync(SHOTS, { recursive: true });
-    // the packaged extension (and, built by its prepublish step, the dist/cli.js the values come from)
-    execFileSync('npm', ['run', '--silent', 'package'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+    // (packaging also builds the dist/cli.js the reference values come from)
+    const vsix = packageExtension();
     mkdirSync(ws);
     const sandbox = etcDefaultSandbox(work, grubFile(GRUB_CK));
     sandboxDir = sandbox.dir;
@@ -221,9 +219,9 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
     expect(before.testhost.bootId).toBe(before.machine.bootId);
     expect(before.sandboxed.crashkernelBootloader).toBe(GRUB_CK);
     expect(before.testhost.crashkernelBootloader).not.toBe(GRUB_CK);
-    cs = new CodeServer({
+    cs = await CodeServer.launch({
       env,
-      vsix: join(PROJECT_ROOT, 'kdump-debug.vsix'),
+      vsix,
       workspace: ws,
       work,
       shots: SHOTS,
@@ -234,8 +232,6 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
         'kdump.targets.sshConfigFile': sshd.config,
       },
     });
-    await cs.startServer();
-    await cs.openBrowser();
   });
 
   afterEach(async (ctx) => {
@@ -243,8 +239,7 @@ describe('Kdump Targets in code-server + chromium, against a real sshd', () => {
   });
 
   afterAll(async () => {
-    if (cs?.page) await cs.shot('final').catch(() => undefined);
-    await cs?.stop();
+    await cs?.finish();
     // the extension's ControlMasters outlive its host by ControlPersist: close them before the sshd
     for (const d of existsSync(extTmp) ? readdirSync(extTmp).filter((n) => n.startsWith('kdd-')) : [])
       for (const sock of readdirSync(join(extTmp, d)).filter((n) => /^[0-9a-f]{40}$/.test(n)))

@@ -1,20 +1,9 @@
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
-/**
- * The extension in a real VS Code (code-server 4.139.1 = VS Code 1.139.1) in a real browser (Debian's
- * chromium via playwright-core), installed from the packaged .vsix, on a workspace with a real dump from
- * ../shared/vmcores. Screenshots of every step go to test-results/e2e/ for a person to look at.
- * Each value asserted comes from the dump's reference (ground-truth.json, logs/dmesg.txt); the DAP
- * traffic is read back from a trace the extension writes when KDUMP_DEBUG_DAP_TRACE is set.
- */
-import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -22,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { corpus, PROJECT_ROOT, VMCORES } from '../support/corpus';
-import { CodeServer } from './codeServer';
+import { CodeServer, packageExtension } from './codeServer';
 import { e2eEnv } from './e2eEnv';
 
 const DUMP = 'kdump-sysrq/vmcore.elf-d31';
@@ -67,10 +56,7 @@ describe('the extension in code-server + chromium', () => {
 
   beforeAll(async () => {
     const env = e2eEnv();
-    rmSync(SHOTS, { recursive: true, force: true });
-    mkdirSync(SHOTS, { recursive: true });
-    // the packaged extension, exactly what a user installs
-    execFileSync('npm', ['run', '--silent', 'package'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+    const vsix = packageExtension();
     // the workspace: a real dump (linked from the decompressed cache), its launch.json, a real kernel
     // log, a kdump.conf, and a text file named "vmcore" to be refused by content
     mkdirSync(join(ws, '.vscode'), { recursive: true });
@@ -98,16 +84,14 @@ describe('the extension in code-server + chromium', () => {
     copyFileSync(join(VMCORES, 'kdump-sysrq/logs/dmesg.txt'), join(ws, 'vmcore-dmesg.txt'));
     copyFileSync(join(PROJECT_ROOT, 'test/fixtures/kdump-conf/kdump.conf'), join(ws, 'kdump.conf'));
     writeFileSync(join(ws, 'vmcore'), 'Not a dump: these are notes about the crash of 2026-11-16.\n');
-    cs = new CodeServer({
+    cs = await CodeServer.launch({
       env,
-      vsix: join(PROJECT_ROOT, 'kdump-debug.vsix'),
+      vsix,
       workspace: ws,
       work,
       shots: SHOTS,
       extraEnv: { KDUMP_DEBUG_DAP_TRACE: trace },
     });
-    await cs.startServer();
-    await cs.openBrowser();
   });
 
   afterEach(async (ctx) => {
@@ -115,8 +99,7 @@ describe('the extension in code-server + chromium', () => {
   });
 
   afterAll(async () => {
-    if (cs?.page) await cs.shot('final').catch(() => undefined);
-    await cs?.stop();
+    await cs?.finish();
   });
 
   it('the workbench shows the Kdump container with its views and welcome text', async () => {
