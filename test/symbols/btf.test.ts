@@ -183,14 +183,14 @@ describe('a well-formed BTF blob', () => {
   });
 });
 
-/** Run `fn`, expecting a BtfError within a second. */
+/** Run `fn`, expecting a BtfError (and no hang: within 5 s even on a loaded CI machine). */
 function btfError(fn: () => unknown): { message: string } {
   const t0 = performance.now();
   try {
     fn();
   } catch (err) {
     expect(err).toBeInstanceOf(BtfError);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(performance.now() - t0).toBeLessThan(5000);
     return { message: (err as Error).message };
   }
   throw new Error('expected a BtfError');
@@ -290,7 +290,7 @@ describe('hostile BTF blobs give a clear BtfError, quickly', () => {
     const btf = new Btf(b.build());
     const t0 = performance.now();
     expect(btf.findMember('top', 'nothing')).toBeUndefined();
-    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   it('a string without its NUL at the end of the section', () => {
