@@ -1,6 +1,6 @@
 import { disassemblerFor } from '../disasm';
 import { disassembleWindow } from '../disasm/window';
-import { formatBacktrace, formatHexdump, formatPtov, formatVtop } from '../kernel/crashFormat';
+import { formatBacktrace, formatHexdump, formatModules, formatPtov, formatVtop } from '../kernel/crashFormat';
 import type { KernelDump } from '../kernel/kernelDump';
 import { formatLocation } from '../symbols/symbolTable';
 import { TranslationError } from '../translate/addressSpace';
@@ -117,7 +117,7 @@ const COMMANDS: Record<string, Command> = {
       const entries = await disassembleWindow(
         ctx.kernel.space,
         dis,
-        ctx.kernel.symbols,
+        ctx.kernel,
         address,
         0,
         Math.min(n, 4096),
@@ -140,13 +140,21 @@ const COMMANDS: Record<string, Command> = {
     async run(args, ctx) {
       if (!args[0]) throw new CommandError('usage: sym NAME|ADDRESS');
       if (!ctx.kernel.symbols) throw new CommandError(ctx.kernel.symbolsNote);
-      const byName = ctx.kernel.symbols.lookup(args[0]);
-      if (byName) return `${byName.address.toString(16)} (${byName.type}) ${byName.name}`;
+      const byName = ctx.kernel.lookupSymbol(args[0]);
+      if (byName)
+        return `${byName.address.toString(16)} (${byName.type}) ${byName.name}${byName.module ? ` [${byName.module}]` : ''}`;
       if (!/^(0x)?[0-9a-f]+$/i.test(args[0])) throw new CommandError(`no symbol named ${args[0]}`);
       const address = parseNumber(args[0]);
       const loc = ctx.kernel.symbolize(address);
       if (!loc) return `${address.toString(16)}: no symbol covers this address`;
       return `${address.toString(16)} (${loc.symbol.type}) ${formatLocation(loc, address)}`;
+    },
+  },
+  mod: {
+    usage: 'mod',
+    summary: 'the loaded modules: struct module, name, base, size, symbols',
+    async run(_args, ctx) {
+      return formatModules(ctx.kernel.modules, ctx.kernel.modulesNote, ctx.kernel.arch.wordSize);
     },
   },
 };
@@ -182,7 +190,7 @@ export function parseNumber(text: string): bigint {
 export function resolveAddress(kernel: KernelDump, text: string): bigint {
   const m = /^([A-Za-z_.$][\w.$]*)(?:\+(0x[0-9a-f]+|\d+))?$/i.exec(text);
   if (m && !/^(0x)?[0-9a-f]+$/i.test(text)) {
-    const s = kernel.symbols?.lookup(m[1]!);
+    const s = kernel.lookupSymbol(m[1]!);
     if (!s)
       throw new CommandError(kernel.symbols ? `no symbol named ${m[1]}` : `${text}: ${kernel.symbolsNote}`);
     return s.address + (m[2] ? BigInt(m[2]) : 0n);

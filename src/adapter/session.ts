@@ -436,7 +436,7 @@ export class VmcoreDebugSession extends LoggingDebugSession {
         return this.sendResponse(response);
       }
       const expr = args.expression.trim();
-      const sym = k.symbols?.lookup(expr);
+      const sym = k.lookupSymbol(expr);
       if (sym) {
         response.body = {
           result: `${hexWord(sym.address, k.arch.wordSize)} <${sym.name}>`,
@@ -526,14 +526,7 @@ export class VmcoreDebugSession extends LoggingDebugSession {
       return this.sendResponse(response);
     }
     try {
-      const entries = await disassembleWindow(
-        k.space,
-        dis,
-        k.symbols,
-        base,
-        args.instructionOffset ?? 0,
-        count,
-      );
+      const entries = await disassembleWindow(k.space, dis, k, base, args.instructionOffset ?? 0, count);
       response.body = {
         instructions: entries.map((e) => {
           const loc = e.invalid ? undefined : k.symbolize(e.address);

@@ -1,4 +1,4 @@
-import type { SymbolTable } from '../symbols/symbolTable';
+import type { Symbolizer } from '../symbols/symbolTable';
 import type { VirtualMemory } from '../translate/types';
 import type { Disassembler, Instruction } from './types';
 
@@ -18,7 +18,7 @@ const MAX_WINDOW_BYTES = 1 << 20;
 export async function disassembleWindow(
   memory: VirtualMemory,
   dis: Disassembler,
-  symbols: SymbolTable | undefined,
+  symbols: Symbolizer | undefined,
   base: bigint,
   instructionOffset: number,
   count: number,
@@ -66,7 +66,7 @@ function placeholder(address: bigint): WindowEntry {
 async function syncPoint(
   memory: VirtualMemory,
   dis: Disassembler,
-  symbols: SymbolTable | undefined,
+  symbols: Symbolizer | undefined,
   base: bigint,
   before: number,
 ): Promise<bigint> {

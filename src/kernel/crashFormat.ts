@@ -6,6 +6,7 @@ import type { Gap } from '../dump/types';
 import type { VirtualAlias } from '../translate/addressSpace';
 import type { Translation } from '../translate/types';
 import type { Backtrace, CpuInfo } from './kernelDump';
+import type { KernelModule } from './modules';
 
 const h = (v: bigint) => v.toString(16);
 
@@ -101,4 +102,21 @@ export function formatBacktrace(cpu: CpuInfo, bt: Backtrace, wordSize: number): 
   });
   if (bt.stopReason) lines.push(`    (unwinding stopped: ${bt.stopReason})`);
   return lines.join('\n');
+}
+
+/** crash's `mod` table (MODULE, NAME, BASE, SIZE), by base address, with each module's symbol count. */
+export function formatModules(modules: readonly KernelModule[], note: string, wordSize: 4 | 8): string {
+  if (modules.length === 0) return `no modules: ${note}`;
+  const w = wordSize * 2;
+  const rows = [...modules]
+    .sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0))
+    .map(
+      (m) =>
+        `${h(m.address).padStart(w, '0')}  ${m.name.padEnd(22)} ${h(m.base).padStart(w, '0')}  ${String(m.size).padStart(6)}  ${m.symbolsProblem ? `no symbols: ${m.symbolsProblem}` : `${m.symbols.length} symbols`}`,
+    );
+  return [
+    `${'MODULE'.padStart(w - 5)}       NAME                   ${'BASE'.padStart(w - 6)}          SIZE  SYMBOLS`,
+    ...rows,
+    `(${note})`,
+  ].join('\n');
 }

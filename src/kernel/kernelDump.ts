@@ -6,7 +6,12 @@ import { loadKallsyms } from '../symbols/kallsyms';
 import { readKernelBtf, readVmlinuxBtf } from '../symbols/kernelBtf';
 import { DwarfLineTable, type SourceLine } from '../symbols/lineTable';
 import { toLinkTime } from '../symbols/relocate';
-import { formatLocation, type SymbolLocation, type SymbolTable } from '../symbols/symbolTable';
+import {
+  formatLocation,
+  type KernelSymbol,
+  type SymbolLocation,
+  type SymbolTable,
+} from '../symbols/symbolTable';
 import { loadSystemMap } from '../symbols/systemMap';
 import { loadVmlinux } from '../symbols/vmlinux';
 import { KernelAddressSpace } from '../translate/addressSpace';
@@ -15,6 +20,7 @@ import { type Frame, parseKernelVersion } from '../unwind/types';
 import { mapNotesToCpus, readPanicCpu } from './cpus';
 import { type CurrentTask, readCurrentTasks } from './currentTask';
 import { findPanicMessage, formatKernelLog, type KernelLog, readKernelLog, recordText } from './dmesg';
+import { type KernelModule, ModuleSymbols, readModules } from './modules';
 
 export interface OpenOptions {
   /** vmlinux ELF (with or without DWARF) for symbols. */
@@ -91,6 +97,11 @@ export class KernelDump {
   btfNote = 'BTF not read yet';
   /** Where the tasks on the CPUs came from, or why they could not be read. */
   tasksNote: string | undefined;
+  /** The loaded modules, with their own symbols. */
+  modules: KernelModule[] = [];
+  /** Where the module list came from, or why there is none. */
+  modulesNote = 'modules not read yet';
+  private moduleSymbols: ModuleSymbols | undefined;
   private log: KernelLog | undefined;
   private logProblem: string | undefined;
   private logLines: string[] | undefined;
@@ -149,7 +160,17 @@ export class KernelDump {
     await this.loadLog(options.signal);
     await this.findCpus();
     options.progress?.('reading the kernel BTF and the task on each CPU');
-    await this.findTasks(options.vmlinux);
+    const btfProblem = await this.loadBtf(options.vmlinux);
+    await this.findTasks(btfProblem);
+    options.progress?.('reading the loaded modules and their symbols');
+    await this.findModules(btfProblem, options.signal);
+  }
+
+  private async findModules(btfProblem: string | undefined, signal?: AbortSignal): Promise<void> {
+    const r = await readModules(this.space, this.symbols, this.btf, btfProblem, signal);
+    this.modules = r.modules;
+    this.modulesNote = r.note;
+    this.moduleSymbols = r.modules.length > 0 ? new ModuleSymbols(r.modules) : undefined;
   }
 
   /** The BTF: the vmlinux's .BTF section when a vmlinux was given and has one, else the dump's own. */
@@ -175,14 +196,13 @@ export class KernelDump {
       const inDump = (err as Error).message;
       this.btfNote = `no BTF: ${fromVmlinux ? `${fromVmlinux}; ` : ''}${inDump}`;
       return vmlinux
-        ? `task names need the kernel's BTF, and none was found: ${fromVmlinux}; in the dump, ${inDump}`
-        : `task names need the kernel's BTF, and none was found: ${inDump}. Give a System.map (to find the BTF in the dump) or a vmlinux with a .BTF section`;
+        ? `${fromVmlinux}; in the dump, ${inDump}`
+        : `${inDump}. Give a System.map (to find the BTF in the dump) or a vmlinux with a .BTF section`;
     }
   }
 
   /** The task running on each CPU, from the run queues, with task_struct offsets from BTF. */
-  private async findTasks(vmlinux: string | undefined): Promise<void> {
-    const btfProblem = await this.loadBtf(vmlinux);
+  private async findTasks(btfProblem: string | undefined): Promise<void> {
     const result = await readCurrentTasks(
       {
         arch: this.arch.name,
@@ -192,7 +212,7 @@ export class KernelDump {
       this.space,
       this.symbols,
       this.btf,
-      btfProblem,
+      btfProblem && `task names need the kernel's BTF, and none was found: ${btfProblem}`,
     );
     this.tasksNote = result.note;
     result.tasks.forEach((r, i) => {
@@ -309,9 +329,17 @@ export class KernelDump {
     return r.found ? { line: r.line } : { problem: `no line info: ${r.reason}` };
   }
 
-  /** `function+0xoffset` for an address (the return-address rule is the caller's business). */
+  /**
+   * `function+0xoffset` for an address, in a loaded module or the core kernel (the return-address
+   * rule is the caller's business).
+   */
   symbolize(address: bigint): SymbolLocation | undefined {
-    return this.symbols?.symbolize(address);
+    return this.moduleSymbols?.symbolize(address) ?? this.symbols?.symbolize(address);
+  }
+
+  /** A symbol by name: the core kernel's, else a loaded module's. */
+  lookupSymbol(name: string): KernelSymbol | undefined {
+    return this.symbols?.lookup(name) ?? this.moduleSymbols?.lookup(name);
   }
 
   /** The stack of one CPU (index into `cpus`), unwound once and cached. */
@@ -333,6 +361,8 @@ export class KernelDump {
         arch: this.arch,
         memory: this.space,
         symbols: this.symbols,
+        modules: this.modules.map((m) => m.code),
+        symbolizer: this,
         kernelVersion: parseKernelVersion(this.osRelease),
         signal,
       },
@@ -404,6 +434,8 @@ export class KernelDump {
     if (this.cpus.length > MAX_CPU_ROWS)
       info['CPU …'] = `${this.cpus.length - MAX_CPU_ROWS} more (bt -a lists them)`;
     if (this.tasksNote) info['CURRENT TASKS'] = this.tasksNote;
+    info.MODULES =
+      this.modules.length > 0 ? `${this.modules.length} loaded (mod lists them)` : this.modulesNote;
     info.BTF = this.btfNote;
     return info;
   }

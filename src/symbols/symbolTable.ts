@@ -8,6 +8,8 @@ export interface KernelSymbol {
   type: string;
   /** Size when the source knows it (vmlinux symtab); otherwise inferred from the next symbol. */
   size?: bigint;
+  /** The loaded module the symbol belongs to; undefined for the core kernel. */
+  module?: string;
 }
 
 export interface SymbolLocation {
@@ -18,6 +20,11 @@ export interface SymbolLocation {
 }
 
 export type SymbolSource = 'kallsyms' | 'System.map' | 'vmlinux';
+
+/** Anything that names addresses: a symbol table, or a kernel with its modules' symbols too. */
+export interface Symbolizer {
+  symbolize(address: bigint): SymbolLocation | undefined;
+}
 
 /** Largest distance past a symbol we still attribute to it when its size is unknown (drgn caps at 64 KiB). */
 const MAX_INFERRED_SIZE = 0x10000n;
@@ -101,8 +108,9 @@ function rank(s: KernelSymbol): number {
   );
 }
 
-/** `name+0xoff` as crash and the kernel print it. */
+/** `name+0xoff`, and ` [module]` for a module's symbol, as crash and the kernel print it. */
 export function formatLocation(loc: SymbolLocation | undefined, address: bigint): string {
   if (!loc) return '0x' + address.toString(16);
-  return loc.offset === 0n ? loc.symbol.name : `${loc.symbol.name}+0x${loc.offset.toString(16)}`;
+  const at = loc.offset === 0n ? loc.symbol.name : `${loc.symbol.name}+0x${loc.offset.toString(16)}`;
+  return loc.symbol.module ? `${at} [${loc.symbol.module}]` : at;
 }

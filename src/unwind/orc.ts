@@ -91,17 +91,31 @@ export class OrcTable {
       return 'the kernel has no built-in ORC tables (__start_orc_unwind_ip not in the symbols)';
     }
     const count = Number((stopIp - startIp) / 4n);
-    if (!(count > 0 && count <= MAX_ENTRIES)) return `implausible ORC table size (${count} entries)`;
-    const ipBytes = await readFully(memory, startIp, count * 4, 'the ORC ip table');
-    const entries = await readFully(memory, start, count * 6, 'the ORC entry table');
-    const ips = new Int32Array(count);
-    const dv = new DataView(ipBytes.buffer, ipBytes.byteOffset, ipBytes.byteLength);
-    for (let i = 0; i < count; i++) ips[i] = dv.getInt32(i * 4, memory.littleEndian);
     const hasHeader = symbols.lookup('__start_orc_header') !== undefined;
     const [maj, min] = kernelVersion ?? [0, 0];
     const version: OrcVersion =
       hasHeader || maj > 6 || (maj === 6 && min >= 4) ? 3 : maj === 6 && min === 3 ? 2 : 1;
-    return new OrcTable(startIp, ips, entries, version, memory.littleEndian);
+    return OrcTable.fromTables(memory, startIp, start, count, version);
+  }
+
+  /**
+   * ORC tables at known addresses: `count` ip offsets (each relative to its own slot) and as many
+   * entries, sorted by ip — the kernel image's, or a module's (`mod->arch`, sorted when it loaded).
+   */
+  static async fromTables(
+    memory: VirtualMemory,
+    ipTable: bigint,
+    entryTable: bigint,
+    count: number,
+    version: OrcVersion,
+  ): Promise<OrcTable | string> {
+    if (!(count > 0 && count <= MAX_ENTRIES)) return `implausible ORC table size (${count} entries)`;
+    const ipBytes = await readFully(memory, ipTable, count * 4, 'the ORC ip table');
+    const entries = await readFully(memory, entryTable, count * 6, 'the ORC entry table');
+    const ips = new Int32Array(count);
+    const dv = new DataView(ipBytes.buffer, ipBytes.byteOffset, ipBytes.byteLength);
+    for (let i = 0; i < count; i++) ips[i] = dv.getInt32(i * 4, memory.littleEndian);
+    return new OrcTable(ipTable, ips, entries, version, memory.littleEndian);
   }
 
   /** ip of table slot i (each entry is relative to its own address). */

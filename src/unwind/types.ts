@@ -1,5 +1,5 @@
 import type { ArchInfo } from '../arch/types';
-import type { SymbolTable } from '../symbols/symbolTable';
+import type { Symbolizer, SymbolTable } from '../symbols/symbolTable';
 import type { VirtualMemory } from '../translate/types';
 
 /** How a frame was found. */
@@ -38,10 +38,23 @@ export interface UnwindResult {
   stopReason?: string;
 }
 
+/** Code outside the kernel image, a loaded module: its text, and where its own ORC tables lie. */
+export interface ModuleCode {
+  name: string;
+  start: bigint;
+  end: bigint;
+  /** x86_64: `mod->arch.orc_unwind_ip`, `orc_unwind`, `num_orcs` (sorted by the loader). */
+  orc?: { ipTable: bigint; entryTable: bigint; count: number };
+}
+
 export interface UnwindContext {
   arch: ArchInfo;
   memory: VirtualMemory;
   symbols: SymbolTable | undefined;
+  /** Loaded modules: their text counts as kernel text, their ORC tables unwind their frames. */
+  modules?: readonly ModuleCode[];
+  /** Names functions in modules too (for the guesses that need a function's start); else `symbols`. */
+  symbolizer?: Symbolizer;
   /** Kernel version [major, minor] from OSRELEASE, for table layouts that changed across releases. */
   kernelVersion: readonly [number, number] | undefined;
   signal?: AbortSignal;

@@ -1,8 +1,8 @@
 import { readU64 } from '../translate/types';
-import { ORC_REG, type OrcEntry, OrcTable } from './orc';
+import { ORC_REG, type OrcEntry, OrcTable, type OrcVersion } from './orc';
 import { scanStack } from './stackScan';
 import { KernelText } from './textRange';
-import { type Frame, MAX_FRAMES, type UnwindContext, type UnwindResult } from './types';
+import { type Frame, MAX_FRAMES, type ModuleCode, type UnwindContext, type UnwindResult } from './types';
 
 /** struct pt_regs offsets (arch/x86/include/asm/ptrace.h). */
 const PT_REGS: [string, number][] = [
@@ -44,6 +44,24 @@ function orcFor(ctx: UnwindContext): Promise<OrcTable | string> {
   return p;
 }
 
+const moduleOrcCache = new WeakMap<ModuleCode, Promise<OrcTable | string>>();
+
+/** The ORC tables of the module whose text holds `ip` (same ORC version as the kernel's). */
+function moduleOrc(ctx: UnwindContext, version: OrcVersion, ip: bigint): Promise<OrcTable | string> {
+  const m = ctx.modules?.find((x) => ip >= x.start && ip < x.end);
+  if (!m) return Promise.resolve(`0x${ip.toString(16)} is in no module's text`);
+  const orc = m.orc;
+  if (!orc) return Promise.resolve(`module ${m.name} has no ORC data`);
+  let p = moduleOrcCache.get(m);
+  if (!p) {
+    p = OrcTable.fromTables(ctx.memory, orc.ipTable, orc.entryTable, orc.count, version).catch(
+      (e: Error) => `cannot read the ORC tables of module ${m.name}: ${e.message}`,
+    );
+    moduleOrcCache.set(m, p);
+  }
+  return p;
+}
+
 /**
  * Unwind an x86_64 kernel stack from saved registers with the kernel's own ORC data, following
  * pt_regs across exception, interrupt and system-call entries down to the user-mode context, and
@@ -54,7 +72,7 @@ export async function unwindX86_64(
   initial: ReadonlyMap<string, bigint>,
 ): Promise<UnwindResult> {
   const frames: Frame[] = [];
-  const text = new KernelText(ctx.symbols);
+  const text = new KernelText(ctx.symbols, ctx.modules);
   const first: Frame = {
     pc: initial.get('rip') ?? 0n,
     sp: initial.get('rsp') ?? 0n,
@@ -86,7 +104,9 @@ export async function unwindX86_64(
       );
     }
     const lookupIp: bigint = signal ? ip : ip - 1n;
-    const entry = orc.lookup(lookupIp);
+    const table = text.isBuiltIn(lookupIp) ? orc : await moduleOrc(ctx, orc.version, lookupIp);
+    if (typeof table === 'string') return withScan(ctx, frames, text, table);
+    const entry = table.lookup(lookupIp);
     if (entry?.type === 'end-of-stack') return { frames };
     const state: State = { ip, sp, bp, regs, fullRegs };
     let step: Step | undefined;
@@ -102,7 +122,7 @@ export async function unwindX86_64(
       // registers). Try the function's state just after or before the region, and keep a result only
       // if it lands on a call site: a guess, so the frame is marked unreliable.
       const found: Guess | undefined =
-        (await guessFromNeighbours(ctx, orc, text, lookupIp, state)) ??
+        (await guessFromNeighbours(ctx, table, text, lookupIp, state)) ??
         (await findCaller(ctx, text, state, lookupIp));
       if (!found) return withScan(ctx, frames, text, `no ORC data for ${ip.toString(16)}`);
       step = found.step;
@@ -158,7 +178,7 @@ async function guessFromNeighbours(
   ip: bigint,
   state: State,
 ): Promise<Guess | undefined> {
-  const loc = ctx.symbols?.symbolize(ip);
+  const loc = (ctx.symbolizer ?? ctx.symbols)?.symbolize(ip);
   if (!loc) return undefined;
   const low = loc.symbol.address;
   const high = low + (loc.extent ?? 0x1000n);
@@ -186,7 +206,7 @@ async function findCaller(
   state: State,
   ip: bigint,
 ): Promise<Guess | undefined> {
-  const fn = ctx.symbols?.symbolize(ip)?.symbol.address;
+  const fn = (ctx.symbolizer ?? ctx.symbols)?.symbolize(ip)?.symbol.address;
   if (fn === undefined) return undefined;
   const { bytes, gaps } = await ctx.memory.read(state.sp, CALLER_SCAN_BYTES);
   const limit = gaps[0]?.offset ?? bytes.length;

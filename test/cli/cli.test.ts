@@ -446,6 +446,28 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     );
     expectUsageError(await vmcore('bt', d.path, '--cpu', '999'), /has no registers for CPU 999/);
   });
+
+  it('mod --json: the module list as drgn has it; without the symbol "modules", exit 1 and why', async () => {
+    const drgn = (d.truth.drgn?.modules ?? []) as { name: string; core_base: string; core_size: number }[];
+    let r = await vmcore('mod', d.path, '--json');
+    if (!tasksFromKallsyms(d)) {
+      // arm64's kallsyms has no data symbols: the list needs a System.map, and says so
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({
+        modules: [],
+        note: expect.stringMatching(/BTF|"modules"/),
+      });
+      const map = systemMapFor(d);
+      if (!map) return;
+      r = await vmcore('mod', d.path, '--system-map', map, '--json');
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      modules: { name: string; base: string; size: number; symbolCount: number }[];
+    };
+    expect(out.modules.map((m) => ({ name: m.name, core_base: m.base, core_size: m.size }))).toEqual(drgn);
+    expect(out.modules.every((m) => m.symbolCount > 0)).toBe(true);
+  });
 });
 
 describe('bt with a vmlinux that has DWARF: source file and line per frame', () => {

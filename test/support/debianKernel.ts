@@ -4,8 +4,8 @@
  * from it the way the kernel's scripts/mksysmap does (Debian ships only a placeholder System.map).
  * Downloaded with apt-get and unpacked once into the cache.
  */
-import { execFileSync, execSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -27,11 +27,24 @@ export function systemMapPath(release: string): string {
   return join(kernelCacheDir(release), `System.map-${release}`);
 }
 
-/** Fetch and unpack vmlinux for an amd64 Debian release, and derive its System.map. Idempotent. */
-export function ensureDebianKernel(release: string, log: (s: string) => void = () => undefined): void {
+/** Where the debug module NAME.ko of a release is kept once unpacked. */
+export function debugModulePath(release: string, name: string): string {
+  return join(kernelCacheDir(release), 'modules', `${name}.ko`);
+}
+
+/**
+ * Fetch and unpack vmlinux for an amd64 Debian release, and the debug .ko of each named module (the
+ * reference for module symbols), in one pass over the package; derive its System.map. Idempotent.
+ */
+export function ensureDebianKernel(
+  release: string,
+  log: (s: string) => void = () => undefined,
+  modules: readonly string[] = [],
+): void {
   const dir = kernelCacheDir(release);
   const vmlinux = vmlinuxPath(release);
-  if (!existsSync(vmlinux)) {
+  const missingModules = modules.filter((m) => !existsSync(debugModulePath(release, m)));
+  if (!existsSync(vmlinux) || missingModules.length > 0) {
     const debs = join(ROOT, 'debs');
     mkdirSync(debs, { recursive: true });
     const pkg = `linux-image-${release}-dbg`;
@@ -47,16 +60,45 @@ export function ensureDebianKernel(release: string, log: (s: string) => void = (
       }
       deb = readdirSync(debs).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'))!;
     }
-    log(`unpacking vmlinux from ${deb}`);
+    log(`unpacking vmlinux and ${missingModules.length} debug modules from ${deb}`);
     mkdirSync(dir, { recursive: true });
     const part = join(dir, 'unpack.part');
+    rmSync(part, { recursive: true, force: true });
     mkdirSync(part, { recursive: true });
-    execSync(
-      `dpkg-deb --fsys-tarfile "${join(debs, deb)}" | tar -x -C "${part}" ./usr/lib/debug/boot/vmlinux-${release}`,
+    // Module file names may spell "_" as "-" (virtio-rng.ko): match either.
+    const patterns = missingModules.map((m) => `*/${m.replaceAll('_', '[_-]')}.ko`);
+    execFileSync(
+      'bash',
+      [
+        '-c',
+        'set -o pipefail; deb=$1; shift; dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$@"',
+        'unpack',
+        join(debs, deb),
+        part,
+        '--wildcards',
+        `./usr/lib/debug/boot/vmlinux-${release}`,
+        ...patterns,
+      ],
       { stdio: 'inherit' },
     );
     mkdirSync(join(dir, 'usr', 'lib', 'debug', 'boot'), { recursive: true });
-    renameSync(join(part, 'usr', 'lib', 'debug', 'boot', `vmlinux-${release}`), vmlinux);
+    if (!existsSync(vmlinux))
+      renameSync(join(part, 'usr', 'lib', 'debug', 'boot', `vmlinux-${release}`), vmlinux);
+    mkdirSync(join(dir, 'modules'), { recursive: true });
+    const found = new Map<string, string>();
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(d, e.name));
+        else if (e.name.endsWith('.ko')) found.set(e.name.slice(0, -3).replaceAll('-', '_'), join(d, e.name));
+      }
+    };
+    walk(part);
+    for (const m of missingModules) {
+      const from = found.get(m);
+      if (!from) throw new Error(`${deb} has no debug module ${m}.ko`);
+      renameSync(from, debugModulePath(release, m));
+    }
+    rmSync(part, { recursive: true, force: true });
   }
   const map = systemMapPath(release);
   if (!existsSync(map)) {

@@ -6,11 +6,14 @@ import { ensureDebianKernel } from './debianKernel';
 export default async function setup(): Promise<void> {
   await ensureDecompressed((s) => console.log(s));
   // Debian's debug vmlinux of every x86_64 kernel in the corpus, and a System.map made from it.
-  const releases = new Set(
-    corpus()
-      .filter((d) => d.truth.arch === 'x86_64')
-      .map((d) => d.truth.kernel.osrelease as string),
-  );
-  for (const release of releases) ensureDebianKernel(release, (s) => console.log(s));
+  // With it, the debug .ko of every module loaded in those dumps: the reference for module symbols.
+  const modules = new Map<string, Set<string>>();
+  for (const d of corpus().filter((d) => d.truth.arch === 'x86_64')) {
+    const release = d.truth.kernel.osrelease as string;
+    const names = modules.get(release) ?? new Set<string>();
+    for (const m of (d.truth.drgn?.modules ?? []) as { name: string }[]) names.add(m.name);
+    modules.set(release, names);
+  }
+  for (const [release, names] of modules) ensureDebianKernel(release, (s) => console.log(s), [...names]);
   execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
 }

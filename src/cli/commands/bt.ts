@@ -14,6 +14,8 @@ function frameJson(bt: Backtrace) {
     sp: hex(f.sp),
     function: f.location?.symbol.name ?? null,
     offset: f.location ? hex(f.location.offset) : null,
+    /** The loaded module the function is in; null for the core kernel. */
+    module: f.location?.symbol.module ?? null,
     name: f.name,
     /** orc, frame-pointer, exception (a pt_regs on the stack), stack-scan… */
     unwinder: f.source,
@@ -43,7 +45,7 @@ addresses) on the line below it, as crash's bt -l does.
 The header names the task running on the CPU as crash does (PID, TASK, CPU, COMMAND): the run
 queue's current task, read with offsets from the kernel's BTF (in the dump, or the vmlinux's .BTF).
 JSON: {cpus: [{cpu, noteIndex, pid, comm, panicked, task: {address, pid, comm} | null, taskProblem,
-frames: [{pc, sp, function, offset, name, unwinder, reliable, userMode,
+frames: [{pc, sp, function, offset, module, name, unwinder, reliable, userMode,
 source: {file, line, column} | null}], stopReason}], symbols, sourceLines}.
 pid is the NT_PRSTATUS note's (QEMU writes CPU + 1 there); task.pid is the task's.`,
   async run(args, io) {

@@ -9,6 +9,7 @@
 import { bt } from './bt';
 import { dmesg } from './dmesg';
 import { info } from './info';
+import { mod } from './mod';
 import { ptov } from './ptov';
 import { rd } from './rd';
 import { regs } from './regs';
@@ -16,7 +17,7 @@ import { target } from './target';
 import type { Command } from './types';
 import { vtop } from './vtop';
 
-export const COMMANDS: readonly Command[] = [info, regs, rd, vtop, ptov, dmesg, bt, target];
+export const COMMANDS: readonly Command[] = [info, regs, rd, vtop, ptov, dmesg, bt, mod, target];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
