@@ -439,7 +439,7 @@ export class VmcoreDebugSession extends LoggingDebugSession {
       const sym = k.lookupSymbol(expr);
       if (sym) {
         response.body = {
-          result: `${hexWord(sym.address, k.arch.wordSize)} <${sym.name}>`,
+          result: `${hexWord(sym.address, k.arch.wordSize)} <${sym.name}${sym.module ? ` [${sym.module}]` : ''}>`,
           type: `symbol (${sym.type})`,
           variablesReference: 0,
           memoryReference: '0x' + sym.address.toString(16),

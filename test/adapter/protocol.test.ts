@@ -132,6 +132,26 @@ describe.each(corpus().map((d) => [d.name, d] as const))('%s', (_name, ref) => {
     expect(bad).toBeInstanceOf(Error);
   });
 
+  it("hovering a module's function gives its address and module; disassembly there names it", async () => {
+    // kallsyms has the symbol "modules" on x86_64; qemu_fw_cfg's first function starts its memory
+    const base = (ref.truth.drgn?.modules ?? []).find(
+      (m: { name: string }) => m.name === 'qemu_fw_cfg',
+    )?.core_base;
+    if (ref.truth.arch !== 'x86_64' || !base) return;
+    const r = await dc.evaluateRequest({ expression: 'fw_cfg_sysfs_attr_show', context: 'hover' });
+    expect(r.body).toMatchObject({
+      result: `${hex16(base)} <fw_cfg_sysfs_attr_show [qemu_fw_cfg]>`,
+      type: 'symbol (t)',
+      memoryReference: base,
+    });
+    const d = await dc.send('disassemble', {
+      memoryReference: base,
+      instructionCount: 4,
+      resolveSymbols: true,
+    });
+    expect(d.body.instructions[0]).toMatchObject({ address: base, symbol: 'fw_cfg_sysfs_attr_show' });
+  });
+
   it('readMemory returns the reference bytes and marks what the dump lacks as unreadable', async () => {
     const samples = (ref.truth.drgn?.memory_samples ?? []).filter(
       (s: { region: string }) => s.region !== 'user',
