@@ -8,7 +8,7 @@
  * read from the dump are bounded before anything is allocated from them.
  */
 import type { Btf } from '../symbols/btf';
-import { isText, type KernelSymbol, type SymbolLocation, type SymbolTable } from '../symbols/symbolTable';
+import { type KernelSymbol, type SymbolLocation, SymbolTable } from '../symbols/symbolTable';
 import { readFully, readPointer, type VirtualMemory } from '../translate/types';
 import type { ModuleCode } from '../unwind/types';
 
@@ -42,7 +42,6 @@ const MAX_SYMBOLS_PER_MODULE = 1_000_000;
 /** Symbols of all modules together (a real system has a few hundred thousand). */
 const MAX_SYMBOLS_TOTAL = 4_000_000;
 const MAX_STRTAB_BYTES = 64 * 1024 * 1024;
-const MAX_MODULE_BYTES = 1n << 32n;
 const ELF64_SYM_SIZE = 24;
 const ELF32_SYM_SIZE = 16;
 
@@ -203,7 +202,6 @@ async function readModule(
     const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, mem.littleEndian);
     if (i === 0) base = start;
     if (start === 0n || length === 0) continue;
-    if (BigInt(length) > MAX_MODULE_BYTES) throw new Error(`${name}: a module of ${length} bytes`);
     ranges.push({ start, end: start + BigInt(length) });
     size += length;
   }
@@ -309,56 +307,31 @@ async function readStrtab(
   return r.bytes.subarray(0, have);
 }
 
-/** Module symbols looked up by address and name, beside the core kernel's table. */
+/** Module symbols looked up by address and name, beside the core kernel's table: one table per module. */
 export class ModuleSymbols {
-  private readonly byName = new Map<string, KernelSymbol>();
+  private readonly tables: { module: KernelModule; table: SymbolTable }[];
 
-  constructor(readonly modules: readonly KernelModule[]) {
-    for (const m of modules)
-      for (const s of m.symbols) if (!this.byName.has(s.name) || isText(s.type)) this.byName.set(s.name, s);
+  constructor(modules: readonly KernelModule[]) {
+    this.tables = modules.map((module) => ({
+      module,
+      table: new SymbolTable(module.symbols, 'kallsyms', `the symbols of module ${module.name}`),
+    }));
   }
 
-  /** The module whose memory holds `address`. */
-  moduleAt(address: bigint): KernelModule | undefined {
-    return this.modules.find((m) => m.ranges.some((r) => address >= r.start && address < r.end));
-  }
-
+  /** A symbol by name, from the first module that has it. */
   lookup(name: string): KernelSymbol | undefined {
-    return this.byName.get(name);
-  }
-
-  /** The module symbol containing `address`: the last at or below it, within its size or module range. */
-  symbolize(address: bigint): SymbolLocation | undefined {
-    const m = this.moduleAt(address);
-    if (!m) return undefined;
-    const range = m.ranges.find((r) => address >= r.start && address < r.end)!;
-    let lo = 0;
-    let hi = m.symbols.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (m.symbols[mid]!.address <= address) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
+    for (const { table } of this.tables) {
+      const s = table.lookup(name);
+      if (s) return s;
     }
-    // Among symbols at the same address prefer a function, and its own name over the init_module /
-    // cleanup_module alias that module_init() / module_exit() give it.
-    let best = found;
-    for (let i = found; i >= 0 && m.symbols[i]!.address === m.symbols[found]!.address; i--)
-      if (preference(m.symbols[i]!) > preference(m.symbols[best]!)) best = i;
-    const symbol = m.symbols[best];
-    if (!symbol || symbol.address < range.start) return undefined;
-    const offset = address - symbol.address;
-    let next = found + 1;
-    while (next < m.symbols.length && m.symbols[next]!.address === symbol.address) next++;
-    const limit =
-      symbol.size ?? (next < m.symbols.length ? m.symbols[next]!.address : range.end) - symbol.address;
-    if (offset >= limit && offset !== 0n) return undefined;
-    return { symbol, offset, extent: limit };
+    return undefined;
   }
-}
 
-function preference(s: KernelSymbol): number {
-  return (isText(s.type) ? 2 : 0) - (s.name === 'init_module' || s.name === 'cleanup_module' ? 1 : 0);
+  /** The symbol containing `address`, in the module whose memory holds it. */
+  symbolize(address: bigint): SymbolLocation | undefined {
+    const hit = this.tables.find(({ module }) =>
+      module.ranges.some((r) => address >= r.start && address < r.end),
+    );
+    return hit?.table.symbolize(address);
+  }
 }

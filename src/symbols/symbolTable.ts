@@ -101,10 +101,16 @@ export function isText(type: string): boolean {
   return type === 't' || type === 'T' || type === 'W' || type === 'w';
 }
 
+/**
+ * Which of several symbols at one address names it: a global function, then any function, then
+ * data; never an ftrace `__pfx_` padding symbol, nor the `init_module`/`cleanup_module` alias that a
+ * module's module_init()/module_exit() gives its own function.
+ */
 function rank(s: KernelSymbol): number {
   return (
     (s.type === 'T' ? 4 : isText(s.type) ? 3 : s.type === s.type.toUpperCase() ? 2 : 1) -
-    (s.name.startsWith('__pfx_') ? 3 : 0)
+    (s.name.startsWith('__pfx_') ? 3 : 0) -
+    (s.name === 'init_module' || s.name === 'cleanup_module' ? 0.5 : 0)
   );
 }
 
