@@ -9,15 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/adapter/commands';
-import type { ReadResult } from '../../src/dump/types';
 import { KernelDump } from '../../src/kernel/kernelDump';
 import { readModules } from '../../src/kernel/modules';
 import { formatLocation } from '../../src/symbols/symbolTable';
-import type { VirtualMemory } from '../../src/translate/types';
 import { unwind } from '../../src/unwind';
 import { parseKernelVersion } from '../../src/unwind/types';
 import { type CorpusDump, corpus, refFile, systemMapFor } from '../support/corpus';
 import { debugModulePath } from '../support/debianKernel';
+import { patchedMemory, u64le } from '../support/patchedMemory';
 
 interface DrgnModule {
   name: string;
@@ -250,30 +249,6 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d: CorpusDum
   );
 });
 
-/** The real dump's memory with some bytes replaced: a damaged module list on an otherwise real kernel. */
-function patched(mem: VirtualMemory, patches: Map<bigint, Uint8Array>): VirtualMemory {
-  return {
-    wordSize: mem.wordSize,
-    littleEndian: mem.littleEndian,
-    async read(vaddr: bigint, length: number): Promise<ReadResult> {
-      const r = await mem.read(vaddr, length);
-      const bytes = Uint8Array.from(r.bytes);
-      for (const [at, data] of patches)
-        for (let i = 0; i < data.length; i++) {
-          const o = at + BigInt(i) - vaddr;
-          if (o >= 0n && o < BigInt(length)) bytes[Number(o)] = data[i]!;
-        }
-      return { ...r, bytes };
-    },
-  };
-}
-
-const u64 = (v: bigint) => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, v, true);
-  return b;
-};
-
 describe.runIf(dumps.some((d) => d.name === 'kdump-sysrq/vmcore.elf-d31'))('a damaged module list', () => {
   let k: KernelDump;
   beforeAll(async () => {
@@ -287,9 +262,9 @@ describe.runIf(dumps.some((d) => d.name === 'kdump-sysrq/vmcore.elf-d31'))('a da
   it('a list that loops back stops with the modules read so far and says so', async () => {
     const [first, second] = k.modules;
     // the second module's list.next points back at the first
-    const mem = patched(
+    const mem = patchedMemory(
       k.space,
-      new Map([[second!.address + BigInt(listOffset()), u64(first!.address + BigInt(listOffset()))]]),
+      new Map([[second!.address + BigInt(listOffset()), u64le(first!.address + BigInt(listOffset()))]]),
     );
     const r = await readModules(mem, k.symbols, k.btf);
     expect(r.modules.map((m) => m.name)).toEqual([first!.name, second!.name]);
@@ -301,7 +276,7 @@ describe.runIf(dumps.some((d) => d.name === 'kdump-sysrq/vmcore.elf-d31'))('a da
     const ks = await k.space.read(ext4.address + BigInt(k.btf!.memberOffset('module', 'kallsyms')), 8);
     const kallsyms = new DataView(ks.bytes.buffer, ks.bytes.byteOffset).getBigUint64(0, true);
     const count = new Uint8Array([0xff, 0xff, 0xff, 0x7f]);
-    const mem = patched(
+    const mem = patchedMemory(
       k.space,
       new Map([[kallsyms + BigInt(k.btf!.memberOffset('mod_kallsyms', 'num_symtab')), count]]),
     );
@@ -318,9 +293,9 @@ describe.runIf(dumps.some((d) => d.name === 'kdump-sysrq/vmcore.elf-d31'))('a da
 
   it('a list pointer into memory that is not in the dump ends the list with the reason', async () => {
     const [first] = k.modules;
-    const mem = patched(
+    const mem = patchedMemory(
       k.space,
-      new Map([[first!.address + BigInt(listOffset()), u64(0xffffffffc0fff000n)]]),
+      new Map([[first!.address + BigInt(listOffset()), u64le(0xffffffffc0fff000n)]]),
     );
     const r = await readModules(mem, k.symbols, k.btf);
     expect(r.modules.map((m) => m.name)).toEqual([first!.name]);
