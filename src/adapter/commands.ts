@@ -1,6 +1,13 @@
 import { disassemblerFor } from '../disasm';
 import { disassembleWindow } from '../disasm/window';
-import { formatBacktrace, formatHexdump, formatModules, formatPtov, formatVtop } from '../kernel/crashFormat';
+import {
+  formatBacktrace,
+  formatHexdump,
+  formatModules,
+  formatPs,
+  formatPtov,
+  formatVtop,
+} from '../kernel/crashFormat';
 import type { KernelDump } from '../kernel/kernelDump';
 import { formatLocation } from '../symbols/symbolTable';
 import { TranslationError } from '../translate/addressSpace';
@@ -148,6 +155,16 @@ const COMMANDS: Record<string, Command> = {
       const loc = ctx.kernel.symbolize(address);
       if (!loc) return `${address.toString(16)}: no symbol covers this address`;
       return `${address.toString(16)} (${loc.symbol.type}) ${formatLocation(loc, address)}`;
+    },
+  },
+  ps: {
+    usage: 'ps',
+    summary: 'every task: pid, parent, CPU, task address, state, memory, name (> = on a CPU)',
+    async run(_args, ctx) {
+      const list = await ctx.kernel.tasks(ctx.signal);
+      if (list.tasks.length === 0) throw new CommandError(list.note);
+      const active = new Set(ctx.kernel.cpus.flatMap((c) => (c.task ? [c.task.address] : [])));
+      return formatPs(list, active, ctx.kernel.arch.wordSize);
     },
   },
   mod: {

@@ -7,6 +7,7 @@ import type { VirtualAlias } from '../translate/addressSpace';
 import type { Translation } from '../translate/types';
 import type { Backtrace, CpuInfo } from './kernelDump';
 import type { KernelModule } from './modules';
+import type { TaskList } from './tasks';
 
 const h = (v: bigint) => v.toString(16);
 
@@ -118,5 +119,45 @@ export function formatModules(modules: readonly KernelModule[], note: string, wo
     `${'MODULE'.padStart(w - 5)}       NAME                   ${'BASE'.padStart(w - 6)}          SIZE  SYMBOLS`,
     ...rows,
     `(${note})`,
+  ].join('\n');
+}
+
+/** crash's two-letter task states, by /proc's letter. */
+const CRASH_STATES: Record<string, string> = {
+  R: 'RU',
+  S: 'IN',
+  D: 'UN',
+  T: 'ST',
+  t: 'TR',
+  X: 'DE',
+  Z: 'ZO',
+  P: 'PA',
+  I: 'ID',
+};
+
+/** crash's `ps`: `>` marks a CPU's current task; kernel threads' names in brackets; sorted by pid, CPU. */
+export function formatPs(list: TaskList, active: ReadonlySet<bigint>, wordSize: 4 | 8): string {
+  const w = wordSize * 2;
+  const rows = [...list.tasks]
+    .sort((a, b) => a.pid - b.pid || (a.cpu ?? 0) - (b.cpu ?? 0))
+    .map((t) => {
+      const pages = t.rssPages.file + t.rssPages.anon + t.rssPages.shmem;
+      const mem = list.totalRamPages ? ((Math.max(0, pages) * 100) / list.totalRamPages).toFixed(1) : '-';
+      return [
+        `${active.has(t.address) ? '>' : ' '}${String(t.pid).padStart(8)}`,
+        String(t.ppid ?? '-').padStart(7),
+        String(t.cpu ?? '-').padStart(4),
+        ` ${h(t.address).padStart(w, '0')}`,
+        ` ${CRASH_STATES[t.state] ?? t.state}`,
+        ` ${mem.padStart(4)}`,
+        String(t.vszKiB).padStart(8),
+        String(t.rssKiB).padStart(8),
+        ` ${t.kernelThread ? `[${t.comm}]` : t.comm}`,
+      ].join(' ');
+    });
+  return [
+    `      PID    PPID  CPU  ${'TASK'.padStart(w / 2 + 2).padEnd(w)}  ST  %MEM      VSZ      RSS  COMM`,
+    ...rows,
+    `(${list.note})`,
   ].join('\n');
 }

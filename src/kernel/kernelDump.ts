@@ -21,6 +21,7 @@ import { mapNotesToCpus, readPanicCpu } from './cpus';
 import { type CurrentTask, readCurrentTasks } from './currentTask';
 import { findPanicMessage, formatKernelLog, type KernelLog, readKernelLog, recordText } from './dmesg';
 import { type KernelModule, ModuleSymbols, readModules } from './modules';
+import { readTasks, type TaskList } from './tasks';
 
 export interface OpenOptions {
   /** vmlinux ELF (with or without DWARF) for symbols. */
@@ -107,6 +108,7 @@ export class KernelDump {
   private logLines: string[] | undefined;
   private panicRecord: number | undefined;
   private readonly backtraces = new Map<number, Promise<Backtrace>>();
+  private taskList: Promise<TaskList> | undefined;
 
   private constructor(
     readonly dump: Dump,
@@ -386,6 +388,21 @@ export class KernelDump {
       frames.push(frame);
     }
     return { frames, stopReason: result.stopReason };
+  }
+
+  /** Every task (crash's `ps`), read once on first use. */
+  tasks(signal?: AbortSignal): Promise<TaskList> {
+    if (!this.taskList) {
+      this.taskList = readTasks(this.space, this.symbols, this.btf, {
+        cpus: this.cpus.flatMap((c) => (c.cpu === undefined ? [] : [c.cpu])),
+        pageSize: this.dump.vmcoreinfo?.pageSize ?? this.dump.memory.pageSize,
+        signal,
+      });
+      this.taskList.catch(() => {
+        this.taskList = undefined;
+      });
+    }
+    return this.taskList;
   }
 
   /** The kernel log as makedumpfile --dump-dmesg prints it. */

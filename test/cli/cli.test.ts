@@ -447,6 +447,55 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     expectUsageError(await vmcore('bt', d.path, '--cpu', '999'), /has no registers for CPU 999/);
   });
 
+  it("ps --json: every thread as drgn's task list has it, the idle tasks, the CPUs' current tasks active", async () => {
+    const drgn = (d.truth.drgn?.tasks ?? []) as {
+      pid: number;
+      tgid: number;
+      comm: string;
+      state: string;
+      cpu: number;
+      task: string;
+    }[];
+    const map = tasksFromKallsyms(d) ? undefined : systemMapFor(d);
+    if (!tasksFromKallsyms(d)) {
+      const bare = await vmcore('ps', d.path);
+      expect(bare.code).toBe(1);
+      expect(bare.stderr).toMatch(/needs the kernel's BTF|needs the symbol "init_task"/);
+      if (!map) return;
+    }
+    const r = await vmcore('ps', d.path, ...(map ? ['--system-map', map] : []), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      tasks: {
+        pid: number;
+        tgid: number;
+        comm: string;
+        state: string;
+        cpu: number;
+        task: string;
+        active: boolean;
+      }[];
+    };
+    const key = (t: { task: string }) => t.task;
+    expect(
+      out.tasks
+        .filter((t) => t.pid !== 0)
+        .map(({ pid, tgid, comm, state, cpu, task }) => ({ pid, tgid, comm, state, cpu, task }))
+        .sort((a, b) => key(a).localeCompare(key(b))),
+    ).toEqual([...drgn].sort((a, b) => key(a).localeCompare(key(b))));
+    expect(out.tasks.filter((t) => t.pid === 0)).toHaveLength(d.truth.prstatus.length);
+    expect(
+      out.tasks
+        .filter((t) => t.active)
+        .map((t) => t.task)
+        .sort(),
+    ).toEqual(
+      (d.truth.summary_per_cpu as { current_task: string }[])
+        .map((c) => `0x${BigInt(c.current_task).toString(16)}`)
+        .sort(),
+    );
+  });
+
   it('mod --json: the module list as drgn has it; without the symbol "modules", exit 1 and why', async () => {
     const drgn = (d.truth.drgn?.modules ?? []) as { name: string; core_base: string; core_size: number }[];
     let r = await vmcore('mod', d.path, '--json');

@@ -10,6 +10,7 @@ import { bt } from './bt';
 import { dmesg } from './dmesg';
 import { info } from './info';
 import { mod } from './mod';
+import { ps } from './ps';
 import { ptov } from './ptov';
 import { rd } from './rd';
 import { regs } from './regs';
@@ -17,7 +18,7 @@ import { target } from './target';
 import type { Command } from './types';
 import { vtop } from './vtop';
 
-export const COMMANDS: readonly Command[] = [info, regs, rd, vtop, ptov, dmesg, bt, mod, target];
+export const COMMANDS: readonly Command[] = [info, regs, rd, vtop, ptov, dmesg, bt, ps, mod, target];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
