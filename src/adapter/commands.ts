@@ -3,6 +3,7 @@ import { disassembleWindow } from '../disasm/window';
 import {
   formatBacktrace,
   formatHexdump,
+  formatMemoryInfo,
   formatModules,
   formatPs,
   formatPtov,
@@ -165,6 +166,14 @@ const COMMANDS: Record<string, Command> = {
       if (list.tasks.length === 0) throw new CommandError(list.note);
       const active = new Set(ctx.kernel.cpus.flatMap((c) => (c.task ? [c.task.address] : [])));
       return formatPs(list, active, ctx.kernel.arch.wordSize);
+    },
+  },
+  kmem: {
+    usage: 'kmem -i',
+    summary: 'memory usage: total, free, used, shmem, buffers, cache, slab, huge pages, swap, commit',
+    async run(args, ctx) {
+      if (args.join(' ') !== '-i') throw new CommandError('only kmem -i is available: usage kmem -i');
+      return formatMemoryInfo(await ctx.kernel.memoryInfo());
     },
   },
   mod: {

@@ -6,6 +6,7 @@ import type { Gap } from '../dump/types';
 import type { VirtualAlias } from '../translate/addressSpace';
 import type { Translation } from '../translate/types';
 import type { Backtrace, CpuInfo } from './kernelDump';
+import type { MemoryInfo } from './memoryInfo';
 import type { KernelModule } from './modules';
 import type { TaskList } from './tasks';
 
@@ -159,5 +160,63 @@ export function formatPs(list: TaskList, active: ReadonlySet<bigint>, wordSize: 
     `      PID    PPID  CPU  ${'TASK'.padStart(w / 2 + 2).padEnd(w)}  ST  %MEM      VSZ      RSS  COMM`,
     ...rows,
     `(${list.note})`,
+  ].join('\n');
+}
+
+/** Pages as crash's kmem -i sizes them: "297.2 MB", "57 MB", "0". */
+function pagesToSize(pages: number, pageSize: number): string {
+  const bytes = pages * pageSize;
+  const units: [number, string][] = [
+    [2 ** 40, 'TB'],
+    [2 ** 30, 'GB'],
+    [2 ** 20, 'MB'],
+    [2 ** 10, 'KB'],
+  ];
+  for (const [unit, name] of units)
+    if (bytes >= unit) return `${(bytes / unit).toFixed(1).replace(/\.0$/, '')} ${name}`;
+  return String(bytes);
+}
+
+/**
+ * crash's `kmem -i` table. SHMEM and SLAB are /proc/meminfo's (the kernel's counters), where crash
+ * prints SHARED (pages mapped more than once, from a walk of every struct page) and the slab pages
+ * its own walk of the caches finds; the note under the table says so.
+ */
+export function formatMemoryInfo(m: MemoryInfo): string {
+  const row = (label: string, pages: number | undefined, of?: [string, number | undefined]) => {
+    if (pages === undefined) return `${label.padStart(13)}  (not readable)`;
+    const pct =
+      of === undefined
+        ? '         ----'
+        : of[1]
+          ? `${`${Math.floor((pages * 100) / of[1])}%`.padStart(6)} of ${of[0]}`
+          : `${'0%'.padStart(6)} of ${of[0]}`;
+    return `${label.padStart(13)}${String(pages).padStart(9)}${pagesToSize(pages, m.pageSize).padStart(13)}${pct}`;
+  };
+  const mem: [string, number | undefined] = ['TOTAL MEM', m.totalRam];
+  const huge: [string, number | undefined] = ['TOTAL HUGE', m.totalHuge];
+  const swap: [string, number | undefined] = ['TOTAL SWAP', m.totalSwap];
+  return [
+    '                 PAGES        TOTAL      PERCENTAGE',
+    row('TOTAL MEM', m.totalRam),
+    row('FREE', m.free, mem),
+    row('USED', m.used, mem),
+    row('SHMEM', m.shared, mem),
+    row('BUFFERS', m.buffers, mem),
+    row('CACHED', m.cached, mem),
+    row('SLAB', m.slab, mem),
+    '',
+    row('TOTAL HUGE', m.totalHuge),
+    row('HUGE FREE', m.hugeFree, huge),
+    '',
+    row('TOTAL SWAP', m.totalSwap),
+    row('SWAP USED', m.swapUsed, swap),
+    row('SWAP FREE', m.swapFree, swap),
+    '',
+    row('COMMIT LIMIT', m.commitLimit),
+    row('COMMITTED', m.committed, ['TOTAL LIMIT', m.commitLimit]),
+    '',
+    "(SHMEM and SLAB as /proc/meminfo counts them: the kernel's NR_SHMEM, and reclaimable plus unreclaimable slab)",
+    ...m.problems.map((p) => `(${p})`),
   ].join('\n');
 }

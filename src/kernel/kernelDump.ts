@@ -20,6 +20,7 @@ import { type Frame, parseKernelVersion } from '../unwind/types';
 import { mapNotesToCpus, readPanicCpu } from './cpus';
 import { type CurrentTask, readCurrentTasks } from './currentTask';
 import { findPanicMessage, formatKernelLog, type KernelLog, readKernelLog, recordText } from './dmesg';
+import { type MemoryInfo, readMemoryInfo } from './memoryInfo';
 import { type KernelModule, ModuleSymbols, readModules } from './modules';
 import { readTasks, type TaskList } from './tasks';
 
@@ -390,12 +391,22 @@ export class KernelDump {
     return { frames, stopReason: result.stopReason };
   }
 
+  /** How memory was used (crash's `kmem -i`, /proc/meminfo's counters). */
+  memoryInfo(): Promise<MemoryInfo> {
+    return readMemoryInfo(this.space, this.symbols, this.btf, this.pageSize);
+  }
+
+  /** The kernel's page size (VMCOREINFO's PAGESIZE, else the dump's). */
+  get pageSize(): number {
+    return this.dump.vmcoreinfo?.pageSize ?? this.dump.memory.pageSize;
+  }
+
   /** Every task (crash's `ps`), read once on first use. */
   tasks(signal?: AbortSignal): Promise<TaskList> {
     if (!this.taskList) {
       this.taskList = readTasks(this.space, this.symbols, this.btf, {
         cpus: this.cpus.flatMap((c) => (c.cpu === undefined ? [] : [c.cpu])),
-        pageSize: this.dump.vmcoreinfo?.pageSize ?? this.dump.memory.pageSize,
+        pageSize: this.pageSize,
         signal,
       });
       this.taskList.catch(() => {

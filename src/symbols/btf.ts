@@ -194,6 +194,7 @@ export class Btf {
   /** Byte offset of each type's record in the blob; index 0 (void) unused. */
   private readonly offsets: Uint32Array;
   private namedTypes: Map<string, number[]> | undefined;
+  private enumerators: Map<string, bigint> | undefined;
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
 
   constructor(
@@ -279,6 +280,43 @@ export class Btf {
     if (SIZED.has(kind)) t.size = this.u32(at + 8);
     else t.type = this.u32(at + 8);
     return t;
+  }
+
+  /**
+   * The value of an enumerator (`NR_FREE_PAGES`), from whichever ENUM or ENUM64 declares it (the first
+   * one, in id order); undefined when none does.
+   */
+  enumerator(name: string): bigint | undefined {
+    if (!this.enumerators) {
+      const map = new Map<string, bigint>();
+      for (let id = 1; id <= this.count; id++) {
+        const at = this.offsets[id]!;
+        const info = this.u32(at + 4);
+        const kind = (info >>> 24) & 0x1f;
+        if (kind !== BtfKind.ENUM && kind !== BtfKind.ENUM64) continue;
+        const signed = info >>> 31 === 1; // kind_flag: signed values
+        const stride = kind === BtfKind.ENUM ? 8 : 12;
+        for (let i = 0, e = at + TYPE_RECORD_BYTES; i < (info & 0xffff); i++, e += stride) {
+          let key: string;
+          try {
+            key = this.string(this.u32(e));
+          } catch {
+            continue;
+          }
+          if (map.has(key)) continue;
+          const lo = this.u32(e + 4);
+          const value =
+            kind === BtfKind.ENUM
+              ? signed
+                ? BigInt(lo | 0)
+                : BigInt(lo)
+              : (BigInt(this.u32(e + 8)) << 32n) | BigInt(lo);
+          map.set(key, kind === BtfKind.ENUM64 && signed ? BigInt.asIntN(64, value) : value);
+        }
+      }
+      this.enumerators = map;
+    }
+    return this.enumerators.get(name);
   }
 
   /** Ids of every type with this name, in id order (kinds mixed: a struct and a typedef can share one). */

@@ -496,6 +496,24 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     );
   });
 
+  it.runIf(refFile(d, 'crash-kmem-i.txt') !== undefined)("kmem --json: crash's kmem -i pages", async () => {
+    const crash = refFile(d, 'crash-kmem-i.txt')!;
+    const pages = (label: string) => Number(new RegExp(`^\\s*${label}\\s+(\\d+)`, 'm').exec(crash)![1]);
+    const r = await vmcore('kmem', d.path, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      pageSize: d.truth.kernel.pagesize,
+      totalRam: pages('TOTAL MEM'),
+      free: pages('FREE'),
+      used: pages('USED'),
+      cached: pages('CACHED'),
+      totalSwap: pages('TOTAL SWAP'),
+      commitLimit: pages('COMMIT LIMIT'),
+      committed: pages('COMMITTED'),
+      problems: [],
+    });
+  });
+
   it('mod --json: the module list as drgn has it; without the symbol "modules", exit 1 and why', async () => {
     const drgn = (d.truth.drgn?.modules ?? []) as { name: string; core_base: string; core_size: number }[];
     let r = await vmcore('mod', d.path, '--json');

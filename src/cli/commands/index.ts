@@ -9,6 +9,7 @@
 import { bt } from './bt';
 import { dmesg } from './dmesg';
 import { info } from './info';
+import { kmem } from './kmem';
 import { mod } from './mod';
 import { ps } from './ps';
 import { ptov } from './ptov';
@@ -18,7 +19,7 @@ import { target } from './target';
 import type { Command } from './types';
 import { vtop } from './vtop';
 
-export const COMMANDS: readonly Command[] = [info, regs, rd, vtop, ptov, dmesg, bt, ps, mod, target];
+export const COMMANDS: readonly Command[] = [info, regs, rd, vtop, ptov, dmesg, bt, ps, mod, kmem, target];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
