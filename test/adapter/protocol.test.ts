@@ -132,6 +132,24 @@ describe.each(corpus().map((d) => [d.name, d] as const))('%s', (_name, ref) => {
     expect(bad).toBeInstanceOf(Error);
   });
 
+  it('ps, mod and kmem -i in the Debug Console answer from the dump', async () => {
+    if (ref.truth.arch !== 'x86_64') return; // arm64's kallsyms has no init_task: a System.map is needed
+    const ps = (await dc.evaluateRequest({ expression: 'ps', context: 'repl' })).body.result;
+    for (const c of ref.truth.summary_per_cpu as { current_task: string; current_pid: number }[])
+      expect(ps).toMatch(
+        new RegExp(
+          `^>\\s+${c.current_pid}\\s+\\S+\\s+\\d+\\s+${BigInt(c.current_task).toString(16)}\\s`,
+          'm',
+        ),
+      );
+    const mod = (await dc.evaluateRequest({ expression: 'mod', context: 'repl' })).body.result;
+    for (const m of (ref.truth.drgn?.modules ?? []) as { name: string; core_base: string }[])
+      expect(mod).toMatch(new RegExp(`\\s${m.name}\\s+${m.core_base.slice(2)}\\s`));
+    const kmem = (await dc.evaluateRequest({ expression: 'kmem -i', context: 'repl' })).body.result;
+    const crash = refFile(ref, 'crash-kmem-i.txt');
+    if (crash) expect(kmem.split('\n')[1]).toBe(crash.split('\n')[1]); // TOTAL MEM
+  });
+
   it("hovering a module's function gives its address and module; disassembly there names it", async () => {
     // kallsyms has the symbol "modules" on x86_64; qemu_fw_cfg's first function starts its memory
     const base = (ref.truth.drgn?.modules ?? []).find(
