@@ -53,7 +53,8 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d: CorpusDum
       Object.fromEntries(SAME.map((r) => [r, want.get(r)])),
     );
     // and those lines character for character, as crash prints them
-    const line = (text: string, label: string) => text.split('\n').find((l) => l.startsWith(label.padStart(13)));
+    const line = (text: string, label: string) =>
+      text.split('\n').find((l) => l.startsWith(label.padStart(13)));
     for (const r of SAME) expect(line(out, r), r).toBe(line(refFile(d, 'crash-kmem-i.txt')!, r));
     // SHMEM is the kernel's NR_SHMEM: on these initramfs machines every cached file page is shmem
     const info = await k.memoryInfo();
