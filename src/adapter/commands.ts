@@ -2,12 +2,14 @@ import { disassemblerFor } from '../disasm';
 import { disassembleWindow } from '../disasm/window';
 import {
   formatBacktrace,
+  formatFrames,
   formatHexdump,
   formatMemoryInfo,
   formatModules,
   formatPs,
   formatPtov,
   formatVtop,
+  taskHeader,
 } from '../kernel/crashFormat';
 import type { KernelDump } from '../kernel/kernelDump';
 import { formatLocation } from '../symbols/symbolTable';
@@ -36,9 +38,11 @@ const COMMANDS: Record<string, Command> = {
     run: async () => helpText(),
   },
   bt: {
-    usage: 'bt [-a]',
-    summary: 'backtrace of the selected CPU, or of every CPU with -a',
+    usage: 'bt [-a | PID | TASK]',
+    summary: 'backtrace of the selected CPU, of every CPU with -a, or of a task by pid or task_struct',
     async run(args, ctx) {
+      const which = args.find((a) => a !== '-a');
+      if (which !== undefined) return taskBacktraces(which, ctx);
       const all = args.includes('-a');
       const indexes = all ? ctx.kernel.cpus.map((_, i) => i) : [ctx.cpuIndex];
       const out: string[] = [];
@@ -184,6 +188,27 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** `bt PID` (decimal) or `bt TASK` (hex task_struct address): every task that matches. */
+async function taskBacktraces(which: string, ctx: CommandContext): Promise<string> {
+  const list = await ctx.kernel.tasks(ctx.signal);
+  if (list.tasks.length === 0) throw new CommandError(list.note);
+  const byPid = /^\d+$/.test(which);
+  if (!byPid && !/^(0x)?[0-9a-f]+$/i.test(which))
+    throw new CommandError(`"${which}" is neither a pid nor a task address: usage bt [-a | PID | TASK]`);
+  const wanted = byPid ? undefined : parseNumber(which);
+  const tasks = list.tasks.filter((t) => (byPid ? t.pid === Number(which) : t.address === wanted));
+  if (tasks.length === 0)
+    throw new CommandError(
+      byPid ? `no task has pid ${which} (ps lists them)` : `no task at ${which} (ps lists them)`,
+    );
+  const out: string[] = [];
+  for (const t of tasks) {
+    const bt = await ctx.kernel.taskBacktrace(t.address, ctx.signal);
+    out.push(formatFrames(taskHeader(t), bt, ctx.kernel.arch.wordSize));
+  }
+  return out.join('\n\n');
+}
 
 export function helpText(): string {
   return [

@@ -8,7 +8,7 @@ import type { Translation } from '../translate/types';
 import type { Backtrace, CpuInfo } from './kernelDump';
 import type { MemoryInfo } from './memoryInfo';
 import type { KernelModule } from './modules';
-import type { TaskList } from './tasks';
+import type { TaskInfo, TaskList } from './tasks';
 
 const h = (v: bigint) => v.toString(16);
 
@@ -91,7 +91,16 @@ export function backtraceHeader(cpu: CpuInfo): string {
 }
 
 export function formatBacktrace(cpu: CpuInfo, bt: Backtrace, wordSize: number): string {
-  const header = backtraceHeader(cpu);
+  return formatFrames(backtraceHeader(cpu), bt, wordSize);
+}
+
+/** crash's bt header for any task: `PID: 1  TASK: ffff…  CPU: 0  COMMAND: "init"`. */
+export function taskHeader(t: TaskInfo): string {
+  return `PID: ${String(t.pid).padEnd(7)}  TASK: ${h(t.address)}  CPU: ${String(t.cpu ?? '?').padEnd(3)}  COMMAND: "${t.comm}"`;
+}
+
+/** A header, then one line per frame as crash's bt prints them. */
+export function formatFrames(header: string, bt: Backtrace, wordSize: number): string {
   const lines = [header];
   bt.frames.forEach((f, i) => {
     const mark = f.reliable ? '' : '? ';

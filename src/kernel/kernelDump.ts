@@ -22,7 +22,7 @@ import { type CurrentTask, readCurrentTasks } from './currentTask';
 import { findPanicMessage, formatKernelLog, type KernelLog, readKernelLog, recordText } from './dmesg';
 import { type MemoryInfo, readMemoryInfo } from './memoryInfo';
 import { type KernelModule, ModuleSymbols, readModules } from './modules';
-import { readTasks, type TaskList } from './tasks';
+import { readTasks, savedRegisters, type TaskList } from './tasks';
 
 export interface OpenOptions {
   /** vmlinux ELF (with or without DWARF) for symbols. */
@@ -359,6 +359,25 @@ export class KernelDump {
   private async unwindCpu(index: number, signal?: AbortSignal): Promise<Backtrace> {
     const cpu = this.cpus[index];
     if (!cpu) throw new RangeError(`no CPU #${index}`);
+    return this.unwindRegisters(cpu.registers, signal);
+  }
+
+  /**
+   * The stack of any task: a CPU's current task unwinds from the registers its CPU saved; any other
+   * from the registers switch_to saved when it last stopped running.
+   */
+  async taskBacktrace(task: bigint, signal?: AbortSignal): Promise<Backtrace> {
+    const onCpu = this.cpus.findIndex((c) => c.task?.address === task);
+    if (onCpu >= 0) return this.backtrace(onCpu, signal);
+    if (!this.btf)
+      throw new Error(`the stack of a task that was not running needs the kernel's BTF (${this.btfNote})`);
+    return this.unwindRegisters(await savedRegisters(this.space, this.btf, this.arch.name, task), signal);
+  }
+
+  private async unwindRegisters(
+    registers: ReadonlyMap<string, bigint>,
+    signal?: AbortSignal,
+  ): Promise<Backtrace> {
     const result = await unwind(
       {
         arch: this.arch,
@@ -369,7 +388,7 @@ export class KernelDump {
         kernelVersion: parseKernelVersion(this.osRelease),
         signal,
       },
-      cpu.registers,
+      registers,
       this.dump.vmcoreinfo?.numberU64('KERNELPACMASK') ?? 0n,
     );
     const frames: BacktraceFrame[] = [];

@@ -332,3 +332,48 @@ export async function readTasks(
     note: `${tasks.length} tasks from init_task's task list with offsets from ${btf.name}${problems.length ? `; ${problems.join('; ')}` : ''}`,
   };
 }
+
+/**
+ * Where a task that is not running stopped: the registers `switch_to` saved, from which its stack
+ * unwinds. x86_64: `thread.sp` points at the `inactive_task_frame` (r15 … bp, then the return
+ * address into `__schedule`) that `__switch_to_asm` pushed. aarch64: `thread.cpu_context` (x19–x28,
+ * fp, sp, pc). Offsets from BTF.
+ */
+export async function savedRegisters(
+  mem: VirtualMemory,
+  btf: Btf,
+  arch: string,
+  task: bigint,
+): Promise<Map<string, bigint>> {
+  const regs = new Map<string, bigint>();
+  const what = `task at 0x${task.toString(16)}`;
+  if (arch === 'x86_64') {
+    const sp = await readPointer(
+      mem,
+      task + BigInt(btf.memberOffset('task_struct', 'thread.sp')),
+      `${what}: thread.sp`,
+    );
+    const frame = (name: string) => btf.memberOffset('inactive_task_frame', name);
+    for (const r of ['r15', 'r14', 'r13', 'r12', 'bp', 'bx'])
+      regs.set(
+        r === 'bp' ? 'rbp' : r === 'bx' ? 'rbx' : r,
+        await readPointer(mem, sp + BigInt(frame(r)), `${what}: saved ${r}`),
+      );
+    regs.set('rip', await readPointer(mem, sp + BigInt(frame('ret_addr')), `${what}: saved return address`));
+    regs.set('rsp', sp + BigInt(btf.structSize('inactive_task_frame')));
+    regs.set('cs', 0x10n); // kernel mode
+    return regs;
+  }
+  if (arch === 'aarch64') {
+    const context = task + BigInt(btf.memberOffset('task_struct', 'thread.cpu_context'));
+    const at = (name: string) => context + BigInt(btf.memberOffset('cpu_context', name));
+    for (let i = 19; i <= 28; i++)
+      regs.set(`x${i}`, await readPointer(mem, at(`x${i}`), `${what}: saved x${i}`));
+    regs.set('x29', await readPointer(mem, at('fp'), `${what}: saved fp`));
+    regs.set('sp', await readPointer(mem, at('sp'), `${what}: saved sp`));
+    regs.set('pc', await readPointer(mem, at('pc'), `${what}: saved pc`));
+    regs.set('pstate', 0x5n); // EL1h: kernel mode
+    return regs;
+  }
+  throw new Error(`the saved registers of a sleeping task are not known for ${arch} yet`);
+}

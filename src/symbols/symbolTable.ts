@@ -103,16 +103,20 @@ export function isText(type: string): boolean {
 
 /**
  * Which of several symbols at one address names it: a global function, then any function, then
- * data; never an ftrace `__pfx_` padding symbol, nor the `init_module`/`cleanup_module` alias that a
+ * data; never an ftrace `__pfx_` padding symbol, nor a section marker (`__sched_text_start` shares
+ * its address with `__switch_to` on arm64), nor the `init_module`/`cleanup_module` alias that a
  * module's module_init()/module_exit() gives its own function.
  */
 function rank(s: KernelSymbol): number {
   return (
     (s.type === 'T' ? 4 : isText(s.type) ? 3 : s.type === s.type.toUpperCase() ? 2 : 1) -
     (s.name.startsWith('__pfx_') ? 3 : 0) -
-    (s.name === 'init_module' || s.name === 'cleanup_module' ? 0.5 : 0)
+    (SECTION_MARKER.test(s.name) || s.name === 'init_module' || s.name === 'cleanup_module' ? 0.5 : 0)
   );
 }
+
+/** Linker-script markers of where sections begin and end: not functions. */
+const SECTION_MARKER = /^(_text|_s\w*text|_e\w*text|__\w+_(start|end)|__(start|stop)_\w+)$/;
 
 /** `name+0xoff`, and ` [module]` for a module's symbol, as crash and the kernel print it. */
 export function formatLocation(loc: SymbolLocation | undefined, address: bigint): string {

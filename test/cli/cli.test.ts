@@ -514,6 +514,28 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     });
   });
 
+  it.runIf(tasksFromKallsyms(d))('bt --pid 1: init, as drgn lists it, stopped in the scheduler', async () => {
+    const init = (d.truth.drgn?.tasks ?? []).find((t: { pid: number }) => t.pid === 1);
+    if (!init) return;
+    const r = await vmcore('bt', d.path, '--pid', '1', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.tasks).toHaveLength(1);
+    expect(out.tasks[0]).toMatchObject({
+      pid: 1,
+      comm: init.comm,
+      cpu: init.cpu,
+      task: init.task,
+      stopReason: null,
+    });
+    expect(out.tasks[0].frames[0].function).toBe('__schedule');
+    expectUsageError(await vmcore('bt', d.path, '--pid', '4000000'), /has no task with pid 4000000/);
+    expectUsageError(
+      await vmcore('bt', d.path, '--pid', '1', '--all'),
+      /give one of --cpu N, --all or --pid PID/,
+    );
+  });
+
   it('mod --json: the module list as drgn has it; without the symbol "modules", exit 1 and why', async () => {
     const drgn = (d.truth.drgn?.modules ?? []) as { name: string; core_base: string; core_size: number }[];
     let r = await vmcore('mod', d.path, '--json');

@@ -59,6 +59,65 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s', (_name, d: CorpusDum
     },
   );
 
+  it.runIf(readable && drgn.length > 0)(
+    "every task's stack: a CPU's current task as its CPU's; every other from switch_to's saved registers, in the scheduler, down to where the task began",
+    async () => {
+      const arm64 = d.truth.arch === 'aarch64';
+      let sleeping = 0;
+      for (const t of list.tasks) {
+        const bt = await k.taskBacktrace(t.address);
+        const cpu = k.cpus.findIndex((c) => c.task?.address === t.address);
+        if (cpu >= 0) {
+          expect(bt).toBe(await k.backtrace(cpu));
+          continue;
+        }
+        sleeping++;
+        const names = bt.frames.map((f) => f.name);
+        const what = `${t.pid} ${t.comm}: ${names.join(' < ')}`;
+        expect(bt.stopReason, what).toBeUndefined();
+        expect(
+          bt.frames.every((f) => f.reliable),
+          what,
+        ).toBe(true);
+        // switch_to saved them in the scheduler ...
+        expect(names[0], what).toMatch(arm64 ? /^__switch_to\+0x[0-9a-f]+$/ : /^__schedule\+0x[0-9a-f]+$/);
+        expect(
+          names.some((n) => /^(schedule|schedule_idle)\+/.test(n)),
+          what,
+        ).toBe(true);
+        // ... and the stack goes down to where the task began: user space for a process, the fork
+        // trampoline for a kernel thread, the boot path for an idle task
+        const last = bt.frames[bt.frames.length - 1]!;
+        if (t.pid === 0)
+          expect(last.name, what).toMatch(
+            arm64 ? /^__(primary|secondary)_switched\+/ : /^secondary_startup_64/,
+          );
+        else if (t.kernelThread) expect(last.name, what).toMatch(/^ret_from_fork\+/);
+        // (arm64 stacks end at the EL0 exception entry, as the panicking CPU's does in drgn's reference)
+        else if (arm64) expect(last.name, what).toMatch(/^el0t_64_sync\+/);
+        else expect(last.userMode, what).toBe(true);
+      }
+      expect(sleeping).toBeGreaterThan(40);
+    },
+  );
+
+  it.runIf(readable && drgn.length > 0)(
+    "`bt PID` and `bt TASK` in the Debug Console: crash's header for that task, its stack",
+    async () => {
+      const init = drgn.find((t) => t.pid === 1)!;
+      const ctx = { kernel: k, cpuIndex: 0 };
+      const byPid = await runCommand('bt 1', ctx);
+      expect(byPid.split('\n')[0]).toBe(
+        `PID: 1        TASK: ${init.task.slice(2)}  CPU: ${String(init.cpu).padEnd(3)}  COMMAND: "init"`,
+      );
+      expect(await runCommand(`bt ${init.task}`, ctx)).toBe(byPid);
+      // pid 0: one idle task per CPU
+      expect((await runCommand('bt 0', ctx)).match(/^PID: 0 /gm)).toHaveLength(k.cpus.length);
+      await expect(runCommand('bt 4000000', ctx)).rejects.toThrow('no task has pid 4000000 (ps lists them)');
+      await expect(runCommand('bt init', ctx)).rejects.toThrow(/neither a pid nor a task address/);
+    },
+  );
+
   const crashPs = refFile(d, 'crash-ps.txt');
   it.runIf(readable && crashPs !== undefined)(
     "`ps` gives each row crash's ps printed: PID, PPID, CPU, TASK, ST, VSZ, COMM, the > marks; RSS",

@@ -1,5 +1,5 @@
 /** `vmcore bt FILE [--cpu N|--all] [--vmlinux P] [--system-map P] [--json]`: stacks, like crash's `bt`. */
-import { formatBacktrace } from '../../kernel/crashFormat';
+import { formatBacktrace, formatFrames, taskHeader } from '../../kernel/crashFormat';
 import type { Backtrace } from '../../kernel/kernelDump';
 import { UsageError } from '../args';
 import { taskJson, toJson } from '../output';
@@ -33,6 +33,12 @@ export const bt: Command = {
   options: [
     { name: 'cpu', type: 'integer', value: 'N', description: 'CPU N instead of the panicking one' },
     { name: 'all', short: 'a', type: 'flag', description: 'every CPU that saved registers' },
+    {
+      name: 'pid',
+      type: 'integer',
+      value: 'PID',
+      description: 'the task(s) with this pid, running or not (crash: bt PID)',
+    },
     ...SYMBOL_OPTIONS,
     JSON_OPTION,
   ],
@@ -47,14 +53,49 @@ queue's current task, read with offsets from the kernel's BTF (in the dump, or t
 JSON: {cpus: [{cpu, noteIndex, pid, comm, panicked, task: {address, pid, comm} | null, taskProblem,
 frames: [{pc, sp, function, offset, module, name, unwinder, reliable, userMode,
 source: {file, line, column} | null}], stopReason}], symbols, sourceLines}.
-pid is the NT_PRSTATUS note's (QEMU writes CPU + 1 there); task.pid is the task's.`,
+pid is the NT_PRSTATUS note's (QEMU writes CPU + 1 there); task.pid is the task's.
+--pid PID: any task, running or not (a task that was not running unwinds from the registers
+switch_to saved); JSON {tasks: [{pid, comm, cpu, task, frames, stopReason}], symbols}.`,
   async run(args, io) {
-    if (args.flags.all && args.integers.cpu !== undefined) {
-      throw new UsageError('give --cpu N or --all, not both', 'bt');
-    }
+    const chosen = [args.flags.all, args.integers.cpu !== undefined, args.integers.pid !== undefined].filter(
+      Boolean,
+    );
+    if (chosen.length > 1) throw new UsageError('give one of --cpu N, --all or --pid PID', 'bt');
     return withKernel(args, async (view) => {
       const { dump, kernel } = view;
       if (!kernel) throw new UsageError(`${dump.path}: ${view.kernelProblem}`, 'bt');
+      const pid = args.integers.pid;
+      if (pid !== undefined) {
+        const list = await kernel.tasks();
+        if (list.tasks.length === 0) {
+          io.err(`vmcore: ${dump.path}: ${list.note}\n`);
+          return EXIT.PARTIAL;
+        }
+        const tasks = list.tasks.filter((t) => t.pid === pid);
+        if (tasks.length === 0)
+          throw new UsageError(`${dump.path} has no task with pid ${pid} (vmcore ps lists them)`, 'bt');
+        const stacks = [];
+        for (const t of tasks) stacks.push({ t, bt: await kernel.taskBacktrace(t.address) });
+        if (args.flags.json)
+          io.out(
+            toJson({
+              tasks: stacks.map(({ t, bt }) => ({
+                pid: t.pid,
+                comm: t.comm,
+                cpu: t.cpu ?? null,
+                task: `0x${t.address.toString(16)}`,
+                frames: frameJson(bt),
+                stopReason: bt.stopReason ?? null,
+              })),
+              symbols: kernel.symbolsNote,
+            }),
+          );
+        else
+          io.out(
+            `${stacks.map(({ t, bt }) => formatFrames(taskHeader(t), bt, dump.arch.wordSize)).join('\n\n')}\n`,
+          );
+        return EXIT.OK;
+      }
       const list = cpuList(view);
       if (list.cpus.length === 0) {
         io.err(`vmcore: ${dump.path}: no CPU saved its registers (the dump has no NT_PRSTATUS notes)\n`);
