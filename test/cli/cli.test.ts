@@ -20,6 +20,7 @@ import { matchRate } from '../support/backtrace';
 import {
   type CorpusDump,
   corpus,
+  type DrgnTask,
   PROJECT_ROOT,
   refFile,
   systemMapFor,
@@ -448,14 +449,7 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
   });
 
   it("ps --json: every thread as drgn's task list has it, the idle tasks, the CPUs' current tasks active", async () => {
-    const drgn = (d.truth.drgn?.tasks ?? []) as {
-      pid: number;
-      tgid: number;
-      comm: string;
-      state: string;
-      cpu: number;
-      task: string;
-    }[];
+    const drgn = (d.truth.drgn?.tasks ?? []) as DrgnTask[];
     const map = tasksFromKallsyms(d) ? undefined : systemMapFor(d);
     if (!tasksFromKallsyms(d)) {
       const bare = await vmcore('ps', d.path);
@@ -465,17 +459,7 @@ describe.each(dumps.map((d) => [d.name, d] as const))('%s: vtop, ptov, dmesg, bt
     }
     const r = await vmcore('ps', d.path, ...(map ? ['--system-map', map] : []), '--json');
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as {
-      tasks: {
-        pid: number;
-        tgid: number;
-        comm: string;
-        state: string;
-        cpu: number;
-        task: string;
-        active: boolean;
-      }[];
-    };
+    const out = JSON.parse(r.stdout) as { tasks: (DrgnTask & { active: boolean })[] };
     const key = (t: { task: string }) => t.task;
     expect(
       out.tasks

@@ -7,17 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/adapter/commands';
 import { KernelDump } from '../../src/kernel/kernelDump';
 import { readTasks, stateLetter, type TaskList } from '../../src/kernel/tasks';
-import { type CorpusDump, corpus, refFile, systemMapFor } from '../support/corpus';
+import { type CorpusDump, corpus, type DrgnTask, refFile, systemMapFor } from '../support/corpus';
 import { patchedMemory, u64le } from '../support/patchedMemory';
-
-interface DrgnTask {
-  pid: number;
-  tgid: number;
-  comm: string;
-  state: string;
-  cpu: number;
-  task: string;
-}
 
 const dumps = corpus();
 

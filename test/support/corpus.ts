@@ -36,6 +36,18 @@ export interface CorpusDump {
 // biome-ignore lint/suspicious/noExplicitAny: reference JSON is loosely typed on purpose
 export type GroundTruth = Record<string, any>;
 
+/** One task of drgn's task list in ground-truth.json (`drgn.tasks`; the idle tasks are not in it). */
+export interface DrgnTask {
+  pid: number;
+  tgid: number;
+  comm: string;
+  /** /proc's state letter. */
+  state: string;
+  cpu: number;
+  /** task_struct address, 0x-hex. */
+  task: string;
+}
+
 function walk(dir: string, out: string[] = []): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
