@@ -12,6 +12,7 @@ import {
   taskHeader,
 } from '../kernel/crashFormat';
 import type { KernelDump } from '../kernel/kernelDump';
+import { formatStruct } from '../kernel/structFormat';
 import { formatLocation } from '../symbols/symbolTable';
 import { TranslationError } from '../translate/addressSpace';
 
@@ -170,6 +171,21 @@ const COMMANDS: Record<string, Command> = {
       if (list.tasks.length === 0) throw new CommandError(list.note);
       const active = new Set(ctx.kernel.cpus.flatMap((c) => (c.task ? [c.task.address] : [])));
       return formatPs(list, active, ctx.kernel.arch.wordSize);
+    },
+  },
+  struct: {
+    usage: 'struct NAME[.MEMBER] ADDRESS|SYMBOL',
+    summary: "a kernel object's members, from the kernel's BTF types",
+    async run(args, ctx) {
+      if (args.length !== 2) throw new CommandError('usage: struct NAME[.MEMBER] ADDRESS|SYMBOL');
+      const k = ctx.kernel;
+      if (!k.btf) throw new CommandError(`struct needs the kernel's BTF: ${k.btfNote}`);
+      const address = resolveAddress(k, args[1]!);
+      try {
+        return await formatStruct(k.space, k.btf, args[0]!, address);
+      } catch (err) {
+        throw new CommandError((err as Error).message);
+      }
     },
   },
   kmem: {

@@ -282,6 +282,47 @@ export class Btf {
     return t;
   }
 
+  /** An INT's encoding: signed, char, bool, and its width in bits. */
+  intEncoding(id: number): { signed: boolean; char: boolean; bool: boolean; bits: number } {
+    const at = this.recordAt(id);
+    if (((this.u32(at + 4) >>> 24) & 0x1f) !== BtfKind.INT)
+      throw new BtfError(`${this.name}: type ${id} is not an INT`);
+    const word = this.u32(at + TYPE_RECORD_BYTES);
+    const encoding = (word >>> 24) & 0x0f;
+    return {
+      signed: (encoding & 1) !== 0,
+      char: (encoding & 2) !== 0,
+      bool: (encoding & 4) !== 0,
+      bits: word & 0xff,
+    };
+  }
+
+  /** The enumerators of one ENUM or ENUM64 type, in declaration order. */
+  enumValues(id: number): { name: string; value: bigint }[] {
+    const at = this.recordAt(id);
+    const info = this.u32(at + 4);
+    const kind = (info >>> 24) & 0x1f;
+    if (kind !== BtfKind.ENUM && kind !== BtfKind.ENUM64)
+      throw new BtfError(`${this.name}: type ${id} is not an enum`);
+    const signed = info >>> 31 === 1;
+    const stride = kind === BtfKind.ENUM ? 8 : 12;
+    const out: { name: string; value: bigint }[] = [];
+    for (let i = 0, e = at + TYPE_RECORD_BYTES; i < (info & 0xffff); i++, e += stride) {
+      const lo = this.u32(e + 4);
+      const raw =
+        kind === BtfKind.ENUM
+          ? signed
+            ? BigInt(lo | 0)
+            : BigInt(lo)
+          : (BigInt(this.u32(e + 8)) << 32n) | BigInt(lo);
+      out.push({
+        name: this.string(this.u32(e)),
+        value: kind === BtfKind.ENUM64 && signed ? BigInt.asIntN(64, raw) : raw,
+      });
+    }
+    return out;
+  }
+
   /**
    * The value of an enumerator (`NR_FREE_PAGES`), from whichever ENUM or ENUM64 declares it (the first
    * one, in id order); undefined when none does.
@@ -290,29 +331,15 @@ export class Btf {
     if (!this.enumerators) {
       const map = new Map<string, bigint>();
       for (let id = 1; id <= this.count; id++) {
-        const at = this.offsets[id]!;
-        const info = this.u32(at + 4);
-        const kind = (info >>> 24) & 0x1f;
+        const kind = (this.u32(this.offsets[id]! + 4) >>> 24) & 0x1f;
         if (kind !== BtfKind.ENUM && kind !== BtfKind.ENUM64) continue;
-        const signed = info >>> 31 === 1; // kind_flag: signed values
-        const stride = kind === BtfKind.ENUM ? 8 : 12;
-        for (let i = 0, e = at + TYPE_RECORD_BYTES; i < (info & 0xffff); i++, e += stride) {
-          let key: string;
-          try {
-            key = this.string(this.u32(e));
-          } catch {
-            continue;
-          }
-          if (map.has(key)) continue;
-          const lo = this.u32(e + 4);
-          const value =
-            kind === BtfKind.ENUM
-              ? signed
-                ? BigInt(lo | 0)
-                : BigInt(lo)
-              : (BigInt(this.u32(e + 8)) << 32n) | BigInt(lo);
-          map.set(key, kind === BtfKind.ENUM64 && signed ? BigInt.asIntN(64, value) : value);
+        let values: { name: string; value: bigint }[];
+        try {
+          values = this.enumValues(id);
+        } catch {
+          continue; // a damaged name: the other enums still answer
         }
+        for (const v of values) if (!map.has(v.name)) map.set(v.name, v.value);
       }
       this.enumerators = map;
     }
