@@ -49,6 +49,21 @@ export interface CurrentTasks {
   note: string;
 }
 
+/** Where `&symbol` lies for CPU `cpu`: its address plus `__per_cpu_offset[cpu]`, wrapped to the word. */
+export async function perCpuAddress(
+  mem: VirtualMemory,
+  perCpuOffset: bigint,
+  symbol: bigint,
+  cpu: number,
+): Promise<bigint> {
+  const offset = await readPointer(
+    mem,
+    perCpuOffset + BigInt(cpu * mem.wordSize),
+    `__per_cpu_offset[${cpu}]`,
+  );
+  return BigInt.asUintN(mem.wordSize * 8, symbol + offset);
+}
+
 /** PID_MAX_LIMIT on 64-bit kernels (4 Mi): a larger pid means the pointer is not to a task_struct. */
 const PID_MAX_LIMIT = 4 * 1024 * 1024;
 const NR_CPUS_LIMIT = 8192;
@@ -134,7 +149,6 @@ export async function readCurrentTasks(
     );
   }
   const current = currentPointer(input.arch, symbols, btf);
-  const mask = mem.wordSize === 8 ? (1n << 64n) - 1n : (1n << 32n) - 1n;
 
   const readTask = async (address: bigint, what: string): Promise<CurrentTask> => {
     if (address === 0n) throw new Error(`${what} is NULL`);
@@ -164,12 +178,7 @@ export async function readCurrentTasks(
       continue;
     }
     try {
-      const offset = await readPointer(
-        mem,
-        perCpuOffset.address + BigInt(cpu * mem.wordSize),
-        `__per_cpu_offset[${cpu}]`,
-      );
-      const rq = (runqueues.address + offset) & mask;
+      const rq = await perCpuAddress(mem, perCpuOffset.address, runqueues.address, cpu);
       const curr = await readPointer(mem, rq + BigInt(layout.rqCurr), `CPU ${cpu}'s rq->curr`);
       const fromRq = await readTask(curr, `CPU ${cpu}'s rq->curr`);
       let task = fromRq;
@@ -177,11 +186,9 @@ export async function readCurrentTasks(
       if (current) {
         const what = `CPU ${cpu}'s ${current.name}`;
         // Only a cross-check: when it cannot be read, rq->curr stands alone.
-        const pointer = await readPointer(
-          mem,
-          ((current.address + offset) & mask) + BigInt(current.offset),
-          what,
-        ).catch(() => undefined);
+        const pointer = await perCpuAddress(mem, perCpuOffset.address, current.address, cpu)
+          .then((at) => readPointer(mem, at + BigInt(current.offset), what))
+          .catch(() => undefined);
         if (pointer !== undefined) checked++;
         if (pointer !== undefined && pointer !== 0n && pointer !== curr) {
           const fromPointer = await readTask(pointer, what).catch(() => undefined);

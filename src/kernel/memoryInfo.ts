@@ -9,7 +9,7 @@
  */
 import type { Btf } from '../symbols/btf';
 import type { SymbolTable } from '../symbols/symbolTable';
-import { readFully, readPointer, type VirtualMemory } from '../translate/types';
+import { readPointer, readU32, type VirtualMemory } from '../translate/types';
 
 export interface MemoryInfo {
   /** Pages, in crash's order; undefined where the value could not be read. */
@@ -103,8 +103,7 @@ export async function readMemoryInfo(
   // mm/util.c vm_commit_limit(): overcommit_kbytes when set, else ratio% of RAM not in huge pages; plus swap.
   info.commitLimit = await attempt('COMMIT LIMIT', async () => {
     const kbytes = await signedWord(symbol('sysctl_overcommit_kbytes'), 'sysctl_overcommit_kbytes');
-    const ratioBytes = await readFully(mem, symbol('sysctl_overcommit_ratio'), 4, 'sysctl_overcommit_ratio');
-    const ratio = new DataView(ratioBytes.buffer, ratioBytes.byteOffset, 4).getInt32(0, mem.littleEndian);
+    const ratio = (await readU32(mem, symbol('sysctl_overcommit_ratio'), 'sysctl_overcommit_ratio')) | 0;
     if (info.totalRam === undefined || info.totalSwap === undefined || huge === undefined)
       throw new Error('it needs the total RAM, swap and huge pages');
     const allowed =
@@ -164,10 +163,7 @@ async function hugePages(
   // A kernel without CONFIG_HUGETLB_PAGE has neither symbol, and no huge pages.
   if (!count && !hstates) return { total: 0, free: 0 };
   if (!count || !hstates || !btf) throw new Error('hugetlb_max_hstate, hstates and the BTF are needed');
-  const u32 = async (a: bigint, what: string) => {
-    const b = await readFully(mem, a, 4, what);
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, mem.littleEndian);
-  };
+  const u32 = (a: bigint, what: string) => readU32(mem, a, what);
   const n = await u32(count.address, 'hugetlb_max_hstate');
   if (n > MAX_HSTATES) throw new Error(`${n} huge page sizes`);
   const size = btf.structSize('hstate');

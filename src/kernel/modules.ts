@@ -9,7 +9,7 @@
  */
 import type { Btf } from '../symbols/btf';
 import { type KernelSymbol, type SymbolLocation, SymbolTable } from '../symbols/symbolTable';
-import { readFully, readPointer, type VirtualMemory } from '../translate/types';
+import { readFully, readPointer, readU32, type VirtualMemory } from '../translate/types';
 import type { ModuleCode } from '../unwind/types';
 
 export interface KernelModule {
@@ -198,17 +198,13 @@ async function readModule(
   for (let i = 0; i < layout.memory.count; i++) {
     const m = at(layout.memory.offset + i * layout.memory.stride);
     const start = await readPointer(mem, m + BigInt(layout.memory.base), `${name}: memory base`);
-    const bytes = await readFully(mem, m + BigInt(layout.memory.size), 4, `${name}: memory size`);
-    const length = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, mem.littleEndian);
+    const length = await readU32(mem, m + BigInt(layout.memory.size), `${name}: memory size`);
     if (i === 0) base = start;
     if (start === 0n || length === 0) continue;
     ranges.push({ start, end: start + BigInt(length) });
     size += length;
   }
-  const u32 = async (at: bigint, what: string) => {
-    const b = await readFully(mem, at, 4, `${name}: ${what}`);
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, mem.littleEndian);
-  };
+  const u32 = (at: bigint, what: string) => readU32(mem, at, `${name}: ${what}`);
   const code: ModuleCode = { name, start: base, end: ranges[0]?.end ?? base };
   if (layout.textSize !== undefined) {
     const textSize = await u32(at(layout.memory.offset + layout.textSize), 'text size');
@@ -242,8 +238,7 @@ async function readModuleSymbols(
   const ks = await readPointer(mem, kallsymsPointer, `${module}: kallsyms`);
   if (ks === 0n) throw new Error(`${module} has no symbol table (mod->kallsyms is NULL)`);
   const symtab = await readPointer(mem, ks + BigInt(layout.symtab), `${module}: kallsyms->symtab`);
-  const countBytes = await readFully(mem, ks + BigInt(layout.numSymtab), 4, `${module}: num_symtab`);
-  const count = new DataView(countBytes.buffer, countBytes.byteOffset, 4).getUint32(0, mem.littleEndian);
+  const count = await readU32(mem, ks + BigInt(layout.numSymtab), `${module}: num_symtab`);
   if (count > MAX_SYMBOLS_PER_MODULE) throw new Error(`${module}: ${count} symbols is not a symbol table`);
   if (count > budget.symbols)
     throw new Error(`${module}: ${count} more symbols would pass ${MAX_SYMBOLS_TOTAL} for all modules`);

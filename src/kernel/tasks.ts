@@ -9,7 +9,8 @@
  */
 import type { Btf } from '../symbols/btf';
 import type { SymbolTable } from '../symbols/symbolTable';
-import { readFully, readPointer, type VirtualMemory } from '../translate/types';
+import { readFully, readPointer, readU32, type VirtualMemory } from '../translate/types';
+import { perCpuAddress } from './currentTask';
 
 export interface TaskInfo {
   /** Address of the task_struct. */
@@ -154,12 +155,8 @@ export async function readTasks(
   } catch (err) {
     return none(`the task layout cannot be read from ${btf.name}: ${(err as Error).message}`);
   }
-  const le = mem.littleEndian;
-  const u32 = async (a: bigint, what: string) => {
-    const b = await readFully(mem, a, 4, what);
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, le);
-  };
-  const i32 = async (a: bigint, what: string) => (await u32(a, what)) | 0;
+  const u32 = (a: bigint, what: string) => readU32(mem, a, what);
+  const i32 = async (a: bigint, what: string) => (await readU32(mem, a, what)) | 0;
 
   const pageKiB = options.pageSize / 1024;
   const readOne = async (address: bigint): Promise<TaskInfo> => {
@@ -224,20 +221,11 @@ export async function readTasks(
   await add(init.address);
   const runqueues = symbols.lookup('runqueues');
   const perCpuOffset = symbols.lookup('__per_cpu_offset');
-  const mask = mem.wordSize === 8 ? (1n << 64n) - 1n : (1n << 32n) - 1n;
   if (runqueues && perCpuOffset)
     for (const cpu of options.cpus) {
       try {
-        const offset = await readPointer(
-          mem,
-          perCpuOffset.address + BigInt(cpu * mem.wordSize),
-          `__per_cpu_offset[${cpu}]`,
-        );
-        const idle = await readPointer(
-          mem,
-          ((runqueues.address + offset) & mask) + BigInt(layout.rqIdle),
-          `CPU ${cpu}'s rq->idle`,
-        );
+        const rq = await perCpuAddress(mem, perCpuOffset.address, runqueues.address, cpu);
+        const idle = await readPointer(mem, rq + BigInt(layout.rqIdle), `CPU ${cpu}'s rq->idle`);
         if (idle !== 0n) await add(idle);
       } catch (err) {
         problems.push(`the idle task of CPU ${cpu}: ${(err as Error).message}`);
